@@ -1,0 +1,18 @@
+# syntax=docker/dockerfile:1
+# Build a static binary, run it as an unprivileged user in a distroless image.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/revprober/revprober/internal/cli.Version=${VERSION}" \
+      -o /out/revprober ./cmd/revprober
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/revprober /usr/local/bin/revprober
+USER nonroot:nonroot
+EXPOSE 9543
+ENTRYPOINT ["/usr/local/bin/revprober"]
+CMD ["run", "-c", "/etc/revprober/revprober.yml"]

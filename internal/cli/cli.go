@@ -1,0 +1,216 @@
+// Package cli is revprober's command line. Main returns the exit code, so
+// tests drive the real commands without building a binary.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/revprober/revprober/internal/config"
+	"github.com/revprober/revprober/internal/daemon"
+	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/metrics"
+	_ "github.com/revprober/revprober/probes/all" // every endpoint driver
+)
+
+// Exit codes of `once` and `demo --once`.
+const (
+	ExitPass   = 0
+	ExitFail   = 1 // revocation not enforced somewhere
+	ExitError  = 2 // some probe reached no verdict, none failed
+	ExitConfig = 3 // bad usage or config
+)
+
+// Version is set at build time (-ldflags "-X …cli.Version=v1.2.3").
+var Version = "dev"
+
+const usage = `revprober proves that revoking a user's sessions and tokens really works.
+
+Usage:
+  revprober run -c FILE                 run the probes on their schedules, serve /metrics and the status page
+  revprober once -c FILE [flags]        run every selected probe once; exit 0 pass, 1 fail, 2 error, 3 bad config
+  revprober demo [--once] [flags]       probe the built-in simulator (make demo)
+  revprober check-config -c FILE        validate a config; exit 0 or 3
+  revprober idpsim --listen ADDR        serve the Janssen-compatible simulator
+  revprober drivers                     list the revocation endpoint drivers
+  revprober version
+
+Run 'revprober COMMAND -h' for a command's flags.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitConfig
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "once":
+		return cmdOnce(rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(rest, stdout, stderr)
+	case "idpsim":
+		return cmdIdpsim(rest, stdout, stderr)
+	case "drivers":
+		for _, k := range driver.Kinds() {
+			info, _ := driver.Lookup(k)
+			fmt.Fprintf(stdout, "%-36s %s\n", k, info.Summary)
+		}
+		return 0
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "revprober", Version, revision())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if extra, ok := extraCommands[cmd]; ok {
+		return extra(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "revprober: unknown command %q\n\n%s", cmd, usage)
+	return ExitConfig
+}
+
+// extraCommands lets other files of this package add commands (evidence).
+var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
+
+func revision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
+
+func buildInfo() metrics.BuildInfo { return metrics.BuildInfo{Version: Version, Revision: revision()} }
+
+// loadOptions checks drivers and their params at load time.
+func loadOptions() config.LoadOptions {
+	return config.LoadOptions{CheckDriver: func(kind string, params map[string]string) error {
+		_, err := driver.Build(kind, params)
+		return err
+	}}
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, errors.New("no config file: use -c FILE")
+	}
+	return config.Load(path, loadOptions())
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("revprober "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func newLogger(w io.Writer, level string, json bool) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check-config", stderr)
+	path := fs.String("c", "", "config file")
+	if err := fs.Parse(args); err != nil {
+		return ExitConfig
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	n := 0
+	for _, t := range cfg.Targets {
+		n += len(t.Endpoints)
+	}
+	fmt.Fprintf(stdout, "%s: OK, %d targets, %d probes (digest %s)\n", cfg.Path, len(cfg.Targets), n, cfg.Digest[:12])
+	return 0
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	path := fs.String("c", "", "config file")
+	listen := fs.String("listen", "", "HTTP listen address (default: global.listen of the config)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logJSON := fs.Bool("log-json", false, "log as JSON")
+	if err := fs.Parse(args); err != nil {
+		return ExitConfig
+	}
+	log := newLogger(stderr, *level, *logJSON)
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	x, err := newDaemonExtras(cfg, log) // evidence log and status page
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	defer x.close()
+	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders()})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	x.attach(d)
+	addr := *listen
+	if addr == "" {
+		addr = d.Config().Global.Listen
+	}
+	return serveDaemon(d, addr, log)
+}
+
+// serveDaemon runs d until SIGINT/SIGTERM; SIGHUP reloads the config.
+func serveDaemon(d *daemon.Daemon, addr string, log *slog.Logger) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = d.Reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if err := d.Serve(ctx, addr, nil); err != nil {
+		log.Error("serve", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

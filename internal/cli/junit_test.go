@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// junitSchema is the JUnit XML schema as CI systems read it, declared
+// apart from the writer's types so the test checks the document, not the
+// structs that produced it.
+type junitSchema struct {
+	XMLName  xml.Name `xml:"testsuites"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
+	Suites   []struct {
+		Name     string `xml:"name,attr"`
+		Tests    int    `xml:"tests,attr"`
+		Failures int    `xml:"failures,attr"`
+		Errors   int    `xml:"errors,attr"`
+		Cases    []struct {
+			Name      string `xml:"name,attr"`
+			Classname string `xml:"classname,attr"`
+			Time      string `xml:"time,attr"`
+			Failure   *struct {
+				Message string `xml:"message,attr"`
+				Type    string `xml:"type,attr"`
+			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+				Type    string `xml:"type,attr"`
+			} `xml:"error"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code := Main(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func readJUnit(t *testing.T, file string) junitSchema {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSchema
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("the JUnit file does not parse: %v\n%s", err, b)
+	}
+	if len(doc.Suites) != 1 {
+		t.Fatalf("%d testsuites, want 1", len(doc.Suites))
+	}
+	return doc
+}
+
+func TestJUnitFail(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "revprober.xml")
+	code, out, errOut := runCLI(t, "demo", "--once", "--fault", "ignore-revocation", "--endpoint", "global-token-revocation", "--junit", file)
+	if code != ExitFail {
+		t.Fatalf("exit %d, want %d (exit codes unchanged)\n%s\n%s", code, ExitFail, out, errOut)
+	}
+	doc := readJUnit(t, file)
+	s := doc.Suites[0]
+	byName := map[string]int{}
+	for i, c := range s.Cases {
+		byName[c.Name] = i
+	}
+	// One case per check plus one for the run.
+	for _, name := range []string{
+		"janssen-sim/global-token-revocation",
+		"janssen-sim/global-token-revocation/introspection",
+		"janssen-sim/global-token-revocation/userinfo",
+		"janssen-sim/global-token-revocation/refresh",
+		"janssen-sim/global-token-revocation/prompt_none",
+		"janssen-sim/global-token-revocation/session_status",
+	} {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("no testcase %q (have %v)", name, byName)
+		}
+	}
+	if s.Tests != len(s.Cases) || doc.Tests != s.Tests || s.Failures == 0 || s.Failures != doc.Failures {
+		t.Fatalf("counts: suite %d tests %d failures, doc %d/%d", s.Tests, s.Failures, doc.Tests, doc.Failures)
+	}
+	run := s.Cases[byName["janssen-sim/global-token-revocation"]]
+	if run.Failure == nil || run.Failure.Type != "access_token_still_active" {
+		t.Fatalf("run-level case: %+v", run)
+	}
+	intro := s.Cases[byName["janssen-sim/global-token-revocation/introspection"]]
+	if intro.Failure == nil {
+		t.Fatal("the introspection case did not fail")
+	}
+	// The message says what stayed alive: artifact, check, canary, deadline.
+	for _, want := range []string{"access_token still alive at the propagation deadline", "introspection check", "canary canary01", "5s after the revocation"} {
+		if !strings.Contains(intro.Failure.Message, want) {
+			t.Errorf("failure message %q lacks %q", intro.Failure.Message, want)
+		}
+	}
+}
+
+func TestJUnitError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "revprober.xml")
+	code, _, _ := runCLI(t, "demo", "--once", "--fault", "login-fail", "--junit", file)
+	if code != ExitError {
+		t.Fatalf("exit %d, want %d", code, ExitError)
+	}
+	s := readJUnit(t, file).Suites[0]
+	if s.Errors != 2 || s.Failures != 0 || len(s.Cases) != 2 {
+		t.Fatalf("want the two runs as errors, got %d errors %d failures %d cases", s.Errors, s.Failures, len(s.Cases))
+	}
+	for _, c := range s.Cases {
+		if c.Error == nil || c.Error.Type != "login_failed" || !strings.Contains(c.Error.Message, "login_failed") {
+			t.Fatalf("case %s: %+v", c.Name, c.Error)
+		}
+	}
+}
+
+func TestJUnitPass(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "revprober.xml")
+	if code, _, errOut := runCLI(t, "demo", "--once", "--junit", file); code != ExitPass {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	doc := readJUnit(t, file)
+	if doc.Failures != 0 || doc.Errors != 0 || doc.Tests < 4 {
+		t.Fatalf("%+v", doc)
+	}
+}

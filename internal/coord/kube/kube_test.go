@@ -1,0 +1,261 @@
+//go:build kubernetes
+
+package kubecoord
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/schedule"
+)
+
+const (
+	leaseDuration = 1200 * time.Millisecond
+	renewDeadline = 600 * time.Millisecond
+	retryPeriod   = 100 * time.Millisecond
+)
+
+func newCoord(t *testing.T, cs *fake.Clientset, replica string) *Coordinator {
+	t.Helper()
+	c, err := New(Options{
+		Client: cs, Namespace: "probing", LeaseName: "revprober", Replica: replica,
+		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// ticker calls Acquire on every replica for each tick, as every replica's
+// scheduler does, and counts the ticks that ran more than once.
+type ticker struct {
+	coords         []*Coordinator
+	p              *probe.Probe
+	ran, doubleRun atomic.Int32
+	byReplica      sync.Map // replica → *atomic.Int32
+	stop, done     chan struct{}
+	once           sync.Once
+}
+
+func startTicker(coords []*Coordinator) *ticker {
+	tk := &ticker{coords: coords, stop: make(chan struct{}), done: make(chan struct{}),
+		p: &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Second, Timeout: 500 * time.Millisecond}}
+	go func() {
+		defer close(tk.done)
+		for {
+			select {
+			case <-tk.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			tick := time.Now()
+			var n atomic.Int32
+			var wg sync.WaitGroup
+			for _, c := range tk.coords {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					release, skip, _ := c.Acquire(context.Background(), tk.p, tick)
+					if skip != "" {
+						return
+					}
+					n.Add(1)
+					v, _ := tk.byReplica.LoadOrStore(c.opts.Replica, new(atomic.Int32))
+					v.(*atomic.Int32).Add(1)
+					time.Sleep(5 * time.Millisecond)
+					release()
+				}()
+			}
+			wg.Wait()
+			if n.Load() > 1 {
+				tk.doubleRun.Add(1)
+			}
+			if n.Load() > 0 {
+				tk.ran.Add(1)
+			}
+		}
+	}()
+	return tk
+}
+
+func (tk *ticker) halt() { tk.once.Do(func() { close(tk.stop) }); <-tk.done }
+
+func leader(coords []*Coordinator) *Coordinator {
+	var l *Coordinator
+	for _, c := range coords {
+		if c.Leading() {
+			if l != nil {
+				return nil // two leaders: reported by the caller
+			}
+			l = c
+		}
+	}
+	return l
+}
+
+// The leader's Lease lapses (it can no longer renew it): it stops
+// leading, another replica leads, and no tick ever runs twice.
+func TestFailoverNoDoubleRuns(t *testing.T) {
+	cs := fake.NewClientset()
+	var partitioned atomic.Value // identity whose Lease updates fail
+	partitioned.Store("")
+	cs.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		l := a.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		if id := partitioned.Load().(string); id != "" && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == id {
+			return true, nil, errors.New("connection refused")
+		}
+		return false, nil, nil
+	})
+	coords := []*Coordinator{newCoord(t, cs, "revprober-0"), newCoord(t, cs, "revprober-1"), newCoord(t, cs, "revprober-2")}
+	waitFor(t, 5*time.Second, "a first leader", func() bool { return leader(coords) != nil })
+
+	tk := startTicker(coords)
+	defer tk.halt()
+	var twoLeaders atomic.Int32
+	watch := make(chan struct{})
+	go func() { // sample the leadership all along
+		for {
+			select {
+			case <-watch:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			n := 0
+			for _, c := range coords {
+				if c.Leading() {
+					n++
+				}
+			}
+			if n > 1 {
+				twoLeaders.Add(1)
+			}
+		}
+	}()
+	defer close(watch)
+
+	time.Sleep(300 * time.Millisecond) // a few ticks under the first leader
+	old := leader(coords)
+	if old == nil {
+		t.Fatal("no single leader")
+	}
+	partitioned.Store(old.opts.Replica)
+	start := time.Now()
+	waitFor(t, 5*time.Second, "the old leader stepping down", func() bool { return !old.Leading() })
+	stepDown := time.Since(start)
+	took := waitFor(t, 5*time.Second, "a new leader", func() bool {
+		l := leader(coords)
+		return l != nil && l != old
+	})
+	failover := stepDown + took
+	t.Logf("old leader stepped down after %s; new leader after %s (lease %s, renew deadline %s)",
+		stepDown.Round(time.Millisecond), failover.Round(time.Millisecond), leaseDuration, renewDeadline)
+	if failover > leaseDuration+renewDeadline+5*retryPeriod {
+		t.Errorf("failover took %s", failover)
+	}
+	if _, skip, _ := old.Acquire(context.Background(), tk.p, time.Now()); skip == "" {
+		t.Error("the partitioned old leader still runs probes")
+	}
+	time.Sleep(300 * time.Millisecond) // a few ticks under the new leader
+	tk.halt()
+
+	if n := tk.doubleRun.Load(); n != 0 {
+		t.Errorf("%d ticks ran on two replicas", n)
+	}
+	if n := twoLeaders.Load(); n != 0 {
+		t.Errorf("two replicas led at once in %d samples", n)
+	}
+	var per []string
+	tk.byReplica.Range(func(k, v any) bool {
+		per = append(per, k.(string))
+		return true
+	})
+	if len(per) < 2 {
+		t.Errorf("runs only on %v: no failover seen", per)
+	}
+	t.Logf("ticks run: %d, on replicas %v", tk.ran.Load(), per)
+}
+
+// A clean shutdown releases the Lease: the standby leads at once, without
+// waiting for the Lease to lapse.
+func TestCloseHandsOver(t *testing.T) {
+	cs := fake.NewClientset()
+	coords := []*Coordinator{newCoord(t, cs, "a"), newCoord(t, cs, "b")}
+	waitFor(t, 5*time.Second, "a first leader", func() bool { return leader(coords) != nil })
+	old := leader(coords)
+	_ = old.Close()
+	took := waitFor(t, 5*time.Second, "a new leader", func() bool {
+		l := leader(coords)
+		return l != nil && l != old
+	})
+	t.Logf("hand-over after a clean shutdown: %s", took.Round(time.Millisecond))
+}
+
+// The API server unreachable: nobody probes (coordination_down), the
+// callback says so; back: the replicas probe again.
+func TestAPIServerDown(t *testing.T) {
+	cs := fake.NewClientset()
+	var down atomic.Bool
+	cs.PrependReactor("*", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if down.Load() {
+			return true, nil, errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
+		}
+		return false, nil, nil
+	})
+	coords := []*Coordinator{newCoord(t, cs, "a"), newCoord(t, cs, "b")}
+	var mu sync.Mutex
+	var states []bool
+	coords[0].SetStateFunc(func(up bool) { mu.Lock(); states = append(states, up); mu.Unlock() })
+	waitFor(t, 5*time.Second, "a first leader", func() bool { return leader(coords) != nil })
+	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Second, Timeout: 500 * time.Millisecond}
+
+	down.Store(true)
+	waitFor(t, 2*time.Second, "both replicas seeing the API server down", func() bool { return !coords[0].Up() && !coords[1].Up() })
+	for _, c := range coords {
+		if _, skip, _ := c.Acquire(context.Background(), p, time.Now()); skip != schedule.SkipCoordinationDown {
+			t.Errorf("%s: skip %q, want coordination_down", c.opts.Replica, skip)
+		}
+	}
+	down.Store(false)
+	waitFor(t, 5*time.Second, "a leader again", func() bool { return leader(coords) != nil && coords[0].Up() && coords[1].Up() })
+	l := leader(coords)
+	release, skip, err := l.Acquire(context.Background(), p, time.Now())
+	if skip != "" || err != nil {
+		t.Fatalf("after recovery: skip %q err %v", skip, err)
+	}
+	release()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(states) < 3 || !states[0] || states[1] || !states[len(states)-1] {
+		t.Errorf("state callbacks %v, want up, down, …, up", states)
+	}
+}

@@ -1,0 +1,90 @@
+// Package demo is `revprober demo`: the built-in Janssen-compatible
+// simulator plus a configuration that probes it through every driver.
+package demo
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"sort"
+	"text/template"
+	"time"
+
+	"github.com/revprober/revprober/internal/config"
+	"github.com/revprober/revprober/internal/idpsim"
+)
+
+// The demo config is demo.yml.tmpl (globals) followed by every
+// targets_*.yml.tmpl (one file per driver family, each a list of
+// targets), in file name order.
+//
+//go:embed demo.yml.tmpl targets_*.yml.tmpl
+var templates embed.FS
+
+// Sim is a running simulator.
+type Sim struct {
+	Server *idpsim.Server
+	URL    string // http://127.0.0.1:PORT
+	srv    *http.Server
+}
+
+// StartSim serves the simulator on addr ("127.0.0.1:0" picks a port).
+func StartSim(addr string, faults idpsim.Faults) (*Sim, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	s := idpsim.New(idpsim.Options{Faults: faults})
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return &Sim{Server: s, URL: "http://" + ln.Addr().String(), srv: srv}, nil
+}
+
+// Close stops the simulator.
+func (s *Sim) Close() error { return s.srv.Close() }
+
+// Params fill the demo configuration.
+type Params struct {
+	SimURL   string
+	Listen   string
+	Interval string
+	Timeout  string
+	Deadline string
+}
+
+// ConfigYAML renders the demo configuration for a simulator at p.SimURL.
+func ConfigYAML(p Params) []byte {
+	if p.Interval == "" {
+		p.Interval = "15s"
+	}
+	if p.Timeout == "" {
+		p.Timeout = "10s"
+	}
+	if p.Deadline == "" {
+		p.Deadline = "5s"
+	}
+	if p.Listen == "" {
+		p.Listen = "127.0.0.1:9543"
+	}
+	var b bytes.Buffer
+	t := template.Must(template.ParseFS(templates, "demo.yml.tmpl", "targets_*.yml.tmpl"))
+	if err := t.ExecuteTemplate(&b, "demo.yml.tmpl", p); err != nil {
+		panic(err) // the templates are embedded: a failure is a bug caught by tests
+	}
+	names, _ := fs.Glob(templates, "targets_*.yml.tmpl")
+	sort.Strings(names)
+	for _, n := range names {
+		if err := t.ExecuteTemplate(&b, n, p); err != nil {
+			panic(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// Config parses the demo configuration through the same path as a user's.
+func Config(p Params, opts config.LoadOptions) (*config.Config, error) {
+	return config.Parse("demo.yml", ConfigYAML(p), opts)
+}

@@ -1,0 +1,162 @@
+// Package driver is the contract between the probe engine and the revocation
+// endpoint drivers in probes/. A driver knows one endpoint's wire format and
+// declares what the endpoint promises to kill; the engine does everything
+// else (login, positive control, verification, clean-up, verdict).
+package driver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/revprober/revprober/internal/oauth"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+// Driver revokes a canary's access through one endpoint.
+type Driver interface {
+	// Profile is what the endpoint is documented to kill.
+	Profile() verdict.Profile
+	// Revoke makes the revocation call. It returns nil when the endpoint
+	// accepted the request (which proves nothing: the engine verifies), or
+	// an error carrying a reason (verdict.Errorf) when it refused.
+	Revoke(ctx context.Context, env *Env) error
+}
+
+// Env is what a driver gets for one run.
+type Env struct {
+	HTTP *http.Client // shared transport, no redirects, traced
+	// Endpoints are the target's discovered (or configured) endpoints.
+	Endpoints oauth.Endpoints
+	// URL is the endpoint URL from the config; empty means the driver's
+	// default (usually from discovery).
+	URL string
+	// Admin is the prober's own client, used to authenticate the revocation.
+	Admin *oauth.ClientAuth
+	// LoginClient is the client the canaries logged in with (RFC 7009 needs
+	// the token's own client).
+	LoginClient *oauth.ClientAuth
+	// Canaries are the users whose access is revoked (usually one).
+	Canaries []*Canary
+}
+
+// Canary is one logged-in canary user as a driver sees it.
+type Canary struct {
+	Name       string
+	Username   string
+	Attributes map[string]string // user attributes from the config: uid, mail, user_dn, user_id, …
+	Tokens     *oauth.Tokens     // the newest tokens (after any rotation)
+	// Jar holds the canary's OP session cookies after a session-creating
+	// login (login.method authorization_code); nil after a password login.
+	Jar http.CookieJar
+}
+
+// Attr returns an attribute, falling back to the username for "uid" and
+// "username".
+func (c *Canary) Attr(name string) string {
+	if v, ok := c.Attributes[name]; ok && v != "" {
+		return v
+	}
+	if name == "uid" || name == "username" {
+		return c.Username
+	}
+	return ""
+}
+
+// Params are a driver's settings from the config (endpoints[].params).
+type Params map[string]string
+
+// Factory builds a driver from its params; an error names the bad param.
+type Factory func(p Params) (Driver, error)
+
+// Info describes a registered driver, for help text and docs.
+type Info struct {
+	Kind    string
+	Summary string
+	New     Factory
+	// Params lists the accepted param names; others are rejected at load.
+	Params []string
+	// ParamPrefixes accepts, besides Params, every param named by one of
+	// these prefixes plus a non-empty suffix ("header_" accepts
+	// "header_X-Source").
+	ParamPrefixes []string
+}
+
+// Restorer is implemented by drivers whose revocation changes the canary
+// itself (a SCIM deactivation): the engine calls Restore in the clean-up
+// of every run whose revoke call was made, whatever the verdict, so the
+// next run can log in. A Restore error is reported in the run's clean-up
+// text, never in the verdict.
+type Restorer interface {
+	Restore(ctx context.Context, env *Env) error
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Info{}
+)
+
+// Register adds a driver kind. Drivers call it from init.
+func Register(i Info) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[i.Kind]; dup {
+		panic("driver: duplicate kind " + i.Kind)
+	}
+	registry[i.Kind] = i
+}
+
+// Lookup finds a driver kind.
+func Lookup(kind string) (Info, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	i, ok := registry[kind]
+	return i, ok
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for k := range registry {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Build validates params against the kind's list and builds the driver.
+func Build(kind string, p Params) (Driver, error) {
+	info, ok := Lookup(kind)
+	if !ok {
+		return nil, fmt.Errorf("unknown driver %q (known: %v)", kind, Kinds())
+	}
+	allowed := map[string]bool{}
+	for _, name := range info.Params {
+		allowed[name] = true
+	}
+	for name := range p {
+		if !allowed[name] && !hasPrefix(name, info.ParamPrefixes) {
+			accepted := fmt.Sprint(info.Params)
+			for _, pre := range info.ParamPrefixes {
+				accepted += " " + pre + "<name>"
+			}
+			return nil, fmt.Errorf("driver %s: unknown param %q (accepted: %s)", kind, name, accepted)
+		}
+	}
+	return info.New(p)
+}
+
+// hasPrefix reports whether name is one of the prefixes plus a non-empty suffix.
+func hasPrefix(name string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if len(name) > len(pre) && strings.HasPrefix(name, pre) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,210 @@
+package idpsim
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFaultsRoundTrip(t *testing.T) {
+	for _, name := range FaultNames {
+		spec := name
+		if name == "delay" || name == "slow" {
+			spec += "=250ms"
+		}
+		f, err := ParseFaults([]string{spec})
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		if got := f.Names(); !reflect.DeepEqual(got, []string{spec}) {
+			t.Errorf("Names() = %v, want [%s]", got, spec)
+		}
+	}
+	all := []string{"delay=1m0s", "ignore-revocation", "introspection-500", "introspection-always-active",
+		"keep-access", "keep-refresh", "login-fail", "revoke-500", "slow=2s"}
+	f, err := ParseFaults([]string{"slow=2s, keep-refresh", "delay=1m", "", "ignore-revocation,introspection-500",
+		"introspection-always-active", "keep-access", "login-fail", "revoke-500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Names(); !reflect.DeepEqual(got, all) {
+		t.Errorf("Names() = %v, want %v", got, all)
+	}
+	if again, _ := ParseFaults(f.Names()); again != f {
+		t.Errorf("round trip: %+v != %+v", again, f)
+	}
+	if got := (Faults{}).Names(); got == nil || len(got) != 0 {
+		t.Errorf("no faults: %#v, want an empty list", got)
+	}
+}
+
+func TestParseFaultsErrors(t *testing.T) {
+	for _, spec := range []string{"bogus", "delay", "delay=soon", "delay=-1s", "slow=", "keep-access=yes",
+		"introspection-always-active,introspection-always-inactive"} {
+		_, err := ParseFaults([]string{spec})
+		if err == nil {
+			t.Errorf("%q: no error", spec)
+			continue
+		}
+		if item := strings.Split(spec, ",")[0]; !strings.Contains(err.Error(), item) {
+			t.Errorf("%q: error %q does not name the item", spec, err)
+		}
+	}
+}
+
+func TestControlAPI(t *testing.T) {
+	e := newEnv(t, Options{})
+	r := e.do("PUT", "/_sim/faults", `{"faults":["keep-refresh","delay=250ms"]}`, jsonBody)
+	if r.status != 200 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	if f := e.srv.Faults(); !f.KeepRefresh || f.Delay != 250*time.Millisecond {
+		t.Errorf("faults not set: %+v", f)
+	}
+	if got := string(e.do("GET", "/_sim/faults", nil).body); got != `{"faults":["delay=250ms","keep-refresh"]}`+"\n" {
+		t.Errorf("GET = %s", got)
+	}
+	r = e.do("PUT", "/_sim/faults", `{"faults":["nope"]}`, jsonBody)
+	if r.status != 400 || !strings.Contains(r.str(t, "error"), `"nope"`) {
+		t.Errorf("unknown name: %d %s", r.status, r.body)
+	}
+	if e.do("PUT", "/_sim/faults", `{"faults":[]}`).status != 200 || len(e.srv.Faults().Names()) != 0 {
+		t.Error("an empty list must clear the faults")
+	}
+}
+
+// TestRevocationFaults runs a global token revocation under each fault and
+// checks what survives.
+func TestRevocationFaults(t *testing.T) {
+	tests := []struct {
+		name                        string
+		faults                      Faults
+		atAlive, rtAlive, sessAlive bool
+	}{
+		{"no fault", Faults{}, false, false, false},
+		{"keep-access", Faults{KeepAccess: true}, true, false, false},
+		{"keep-refresh", Faults{KeepRefresh: true}, false, true, false},
+		{"ignore-revocation", Faults{IgnoreRevocation: true}, true, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Options{Faults: tt.faults})
+			sess, tk := e.browserLogin("canary01", "canary-password-01")
+			if s := e.gtr("canary01"); s != 204 {
+				t.Fatalf("GTR: %d", s)
+			}
+			if got := e.active(tk.access); got != tt.atAlive {
+				t.Errorf("introspection active = %v, want %v", got, tt.atAlive)
+			}
+			if got := e.userinfo(tk.access) == 200; got != tt.atAlive {
+				t.Errorf("userinfo 200 = %v, want %v", got, tt.atAlive)
+			}
+			if got := e.sessionState(sess) == "authenticated"; got != tt.sessAlive {
+				t.Errorf("session alive = %v, want %v", got, tt.sessAlive)
+			}
+			if got := e.refreshWorks(tk.refresh); got != tt.rtAlive {
+				t.Errorf("refresh works = %v, want %v", got, tt.rtAlive)
+			}
+		})
+	}
+	t.Run("keep-access survives RFC 7009 too", func(t *testing.T) {
+		e := newEnv(t, Options{Faults: Faults{KeepAccess: true}})
+		tk := e.ropc("canary01", "canary-password-01")
+		e.do("POST", "/jans-auth/restv1/revoke", url.Values{"token": {tk.access}}, app)
+		if !e.active(tk.access) || e.refreshWorks(tk.refresh) {
+			t.Error("keep-access: the access token must live and the refresh token die")
+		}
+	})
+}
+
+func TestDelayTakesEffectLater(t *testing.T) {
+	e := newEnv(t, Options{Faults: Faults{Delay: 10 * time.Second}})
+	sess, tk := e.browserLogin("canary01", "canary-password-01")
+	if s := e.gtr("canary01"); s != 204 {
+		t.Fatalf("GTR: %d", s)
+	}
+	e.clk.Add(9 * time.Second)
+	if !e.active(tk.access) || e.sessionState(sess) != "authenticated" {
+		t.Fatal("before the delay everything still lives")
+	}
+	// A refresh during the delay mints tokens of the same grant: they must
+	// die with it.
+	minted := e.tokensFrom(e.refresh(tk.refresh))
+	if !e.active(minted.access) {
+		t.Fatal("the new access token lives until the delay ends")
+	}
+	e.clk.Add(time.Second)
+	if e.active(tk.access) || e.active(minted.access) || e.refreshWorks(minted.refresh) ||
+		e.sessionState(sess) != "unknown" || e.userinfo(minted.access) != 401 {
+		t.Error("after the delay every artifact must be dead")
+	}
+	// A second revocation after the first took effect keeps the dead dead.
+	if s := e.gtr("canary01"); s != 204 || e.active(tk.access) {
+		t.Error("a later revocation resurrected a token")
+	}
+}
+
+func TestRevoke500KillsNothing(t *testing.T) {
+	e := newEnv(t, Options{})
+	sess, tk := e.browserLogin("canary01", "canary-password-01")
+	e.srv.SetFaults(Faults{Revoke500: true})
+	for _, r := range []reply{
+		e.do("POST", "/jans-auth/restv1/revoke", url.Values{"token": {tk.refresh}}, app),
+		e.do("POST", "/jans-auth/restv1/revoke_session", url.Values{"user_criterion_key": {"uid"}, "user_criterion_value": {"canary01"}}, admin),
+		e.do("DELETE", "/jans-config-api/api/v1/jans-auth-server/session/user/"+User{Inum: "CANARY01"}.DN(), nil),
+	} {
+		if r.status != 500 {
+			t.Errorf("status %d, want 500", r.status)
+		}
+	}
+	e.srv.SetFaults(Faults{})
+	if !e.active(tk.access) || e.sessionState(sess) != "authenticated" || !e.refreshWorks(tk.refresh) {
+		t.Error("revoke-500 must kill nothing")
+	}
+}
+
+func TestSlowRespectsCancellation(t *testing.T) {
+	srv := New(Options{Faults: Faults{Slow: time.Hour}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/jans-auth/.well-known/openid-configuration", nil).WithContext(ctx)
+	done := make(chan struct{})
+	go func() { srv.ServeHTTP(httptest.NewRecorder(), req); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow fault ignored the cancelled context")
+	}
+	srv.SetFaults(Faults{Slow: time.Millisecond})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/jans-auth/.well-known/openid-configuration", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("slow answer: %d", rec.Code)
+	}
+}
+
+// TestMemoryStaysBounded: expired entries go, live ones stay.
+func TestMemoryStaysBounded(t *testing.T) {
+	e := newEnv(t, Options{AccessTokenTTL: time.Minute, RefreshTokenTTL: time.Hour})
+	old := e.ropc("canary01", "canary-password-01")
+	for range 20 {
+		e.adminToken("openid") // client_credentials: no refresh token
+	}
+	e.clk.Add(2 * time.Minute)
+	fresh := e.adminToken("openid") // a write sweeps
+	e.srv.mu.Lock()
+	access, refresh, grants := len(e.srv.st.access), len(e.srv.st.refresh), len(e.srv.st.grants)
+	e.srv.mu.Unlock()
+	// Left: the fresh admin token, and the ROPC grant kept alive by its refresh token.
+	if access != 1 || refresh != 1 || grants != 2 {
+		t.Errorf("after sweep: %d access, %d refresh, %d grants; want 1, 1, 2", access, refresh, grants)
+	}
+	if !e.active(fresh) || !e.refreshWorks(old.refresh) {
+		t.Error("a sweep dropped a live token")
+	}
+}

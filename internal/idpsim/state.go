@@ -1,0 +1,435 @@
+package idpsim
+
+import (
+	"slices"
+	"time"
+)
+
+// The state model. A grant is one authorization (one login of one user at one
+// client, or one client_credentials call); its access and refresh tokens are
+// revoked together. Revocation marks each token (and session) with the time it
+// takes effect instead of deleting it, so that:
+//   - the delay fault is a kill time in the future; the grant remembers that
+//     pending kill, and tokens minted from it by a refresh during the delay die
+//     with the others;
+//   - tokens minted after a kill took effect (from a refresh token that
+//     survived, as after the config-api delete) live;
+//   - introspection-always-active can still "know" a revoked token.
+//
+// Entries are only dropped once expired (or, for sessions, once dead): a live
+// token that vanished would look revoked and spoil the prober's verdict.
+
+type session struct {
+	id       string // the session_id cookie value (a secret)
+	sid      string // the public id put in id tokens
+	user     string // inum
+	state    string // "authenticated"
+	created  time.Time
+	expires  time.Time
+	killedAt time.Time // zero: not revoked
+}
+
+type grant struct {
+	id      string
+	user    string // inum; "" for client_credentials
+	client  string
+	session string // session id it was issued from; "" for ROPC and client_credentials
+	scopes  []string
+	offline bool   // scope offline_access
+	refresh string // the current refresh token; "" when none
+	tokens  []*tokenEntry
+
+	// A kill still to come (delay fault): tokens minted before it die with it.
+	pendingAccess, pendingRefresh time.Time
+}
+
+type tokenEntry struct {
+	grant     *grant
+	isRefresh bool
+	iat, exp  time.Time
+	killedAt  time.Time // zero: not revoked
+}
+
+type authCode struct {
+	client, redirectURI string
+	session, user       string
+	scopes              []string
+	nonce, challenge    string
+	exp                 time.Time
+}
+
+type state struct {
+	sessions map[string]*session
+	grants   map[string]*grant
+	access   map[string]*tokenEntry
+	refresh  map[string]*tokenEntry
+	codes    map[string]*authCode
+	lastGC   time.Time
+}
+
+func newState() state {
+	return state{
+		sessions: map[string]*session{},
+		grants:   map[string]*grant{},
+		access:   map[string]*tokenEntry{},
+		refresh:  map[string]*tokenEntry{},
+		codes:    map[string]*authCode{},
+	}
+}
+
+// kill says which artifacts a revocation ends.
+type kill struct {
+	access   bool // access (and id) tokens of the affected grants
+	refresh  bool // refresh tokens of the affected grants
+	sessions bool // the affected sessions
+}
+
+var killAll = kill{access: true, refresh: true, sessions: true}
+
+// alive reports whether something with this kill time still lives at now.
+func alive(killedAt, now time.Time) bool { return killedAt.IsZero() || now.Before(killedAt) }
+
+// earliest keeps an earlier kill: a second revocation never resurrects or
+// postpones.
+func earliest(old, t time.Time) time.Time {
+	if old.IsZero() || t.Before(old) {
+		return t
+	}
+	return old
+}
+
+// effect turns what a revocation endpoint promises into what the faulty server
+// does, and when it takes effect. Faults are read once per revocation.
+func (s *Server) effect(k kill) (kill, time.Time) {
+	f := s.Faults()
+	if f.IgnoreRevocation {
+		return kill{}, time.Time{}
+	}
+	if f.KeepAccess {
+		k.access = false
+	}
+	if f.KeepRefresh {
+		k.refresh = false
+	}
+	return k, s.now().Add(f.Delay)
+}
+
+// pending is the grant's next kill: a kill that already took effect no longer
+// concerns tokens minted after it.
+func pending(old, at, now time.Time) time.Time {
+	if old.IsZero() || !now.Before(old) {
+		return at
+	}
+	return earliest(old, at)
+}
+
+func killGrantLocked(g *grant, k kill, at, now time.Time) {
+	for _, e := range g.tokens {
+		if (e.isRefresh && k.refresh) || (!e.isRefresh && k.access) {
+			e.killedAt = earliest(e.killedAt, at)
+		}
+	}
+	if k.access {
+		g.pendingAccess = pending(g.pendingAccess, at, now)
+	}
+	if k.refresh {
+		g.pendingRefresh = pending(g.pendingRefresh, at, now)
+	}
+}
+
+// ---- revocation helpers for vendor emulations (faults applied inside) ----
+
+// revokeGrant kills the grant's tokens as k says.
+func (s *Server) revokeGrant(grantID string, k kill) {
+	k, at := s.effect(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.st.grants[grantID]; ok {
+		killGrantLocked(g, k, at, s.now())
+	}
+}
+
+// revokeUser kills every session of the user (any state) when k.sessions, and
+// the tokens of every grant of the user as k says (Janssen global token
+// revocation is revokeUser(inum, killAll)).
+func (s *Server) revokeUser(inum string, k kill) {
+	k, at := s.effect(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if k.sessions {
+		for _, ss := range s.st.sessions {
+			if ss.user == inum {
+				ss.killedAt = earliest(ss.killedAt, at)
+			}
+		}
+	}
+	for _, g := range s.st.grants {
+		if g.user == inum {
+			killGrantLocked(g, k, at, now)
+		}
+	}
+}
+
+// revokeSessions kills the live sessions that match (when k.sessions) and the
+// tokens, as k says, of the grants issued from them. Grants without a session
+// (ROPC, client_credentials) are never touched. It returns how many live
+// sessions matched, whatever the faults did.
+func (s *Server) revokeSessions(match func(*session) bool, k kill) int {
+	k, at := s.effect(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	hit := map[string]bool{}
+	for _, ss := range s.st.sessions {
+		if !s.sessionAliveLocked(ss, now) || !match(ss) {
+			continue
+		}
+		hit[ss.id] = true
+		if k.sessions {
+			ss.killedAt = earliest(ss.killedAt, at)
+		}
+	}
+	for _, g := range s.st.grants {
+		if g.session != "" && hit[g.session] {
+			killGrantLocked(g, k, at, now)
+		}
+	}
+	return len(hit)
+}
+
+// liveSessions counts the user's live sessions in the given state ("" = any).
+func (s *Server) liveSessions(inum, state string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, n := s.now(), 0
+	for _, ss := range s.st.sessions {
+		if ss.user == inum && (state == "" || ss.state == state) && s.sessionAliveLocked(ss, now) {
+			n++
+		}
+	}
+	return n
+}
+
+// ---- sessions ----
+
+func (s *Server) sessionAliveLocked(ss *session, now time.Time) bool {
+	return now.Before(ss.expires) && alive(ss.killedAt, now)
+}
+
+// newSession records an authenticated login of the user.
+func (s *Server) newSession(inum string) session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.gcLocked(now)
+	ss := &session{id: randomToken(), sid: randomToken()[:22], user: inum, state: "authenticated",
+		created: now, expires: now.Add(sessionTTL)}
+	s.st.sessions[ss.id] = ss
+	return *ss
+}
+
+// liveSession returns a copy of the session with this cookie value if it lives.
+func (s *Server) liveSession(id string) (session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.st.sessions[id]
+	if !ok || !s.sessionAliveLocked(ss, s.now()) {
+		return session{}, false
+	}
+	return *ss, true
+}
+
+// sessionBySID finds a session (alive or not) by the sid of an id token.
+func (s *Server) sessionBySID(sid string) (session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.st.sessions {
+		if ss.sid == sid {
+			return *ss, true
+		}
+	}
+	return session{}, false
+}
+
+// ---- grants and tokens ----
+
+// tokenInfo is a copy of what a token lookup found, safe to use unlocked.
+type tokenInfo struct {
+	grant, user, client, session string
+	scopes                       []string
+	iat, exp                     time.Time
+	alive                        bool // unexpired and not revoked
+}
+
+func infoLocked(e *tokenEntry, now time.Time) tokenInfo {
+	g := e.grant
+	return tokenInfo{grant: g.id, user: g.user, client: g.client, session: g.session, scopes: g.scopes,
+		iat: e.iat, exp: e.exp, alive: now.Before(e.exp) && alive(e.killedAt, now)}
+}
+
+// lookupAccess finds an unexpired access token, revoked or not.
+func (s *Server) lookupAccess(tok string) (tokenInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	e, ok := s.st.access[tok]
+	if !ok || !now.Before(e.exp) {
+		return tokenInfo{}, false
+	}
+	return infoLocked(e, now), true
+}
+
+// lookupRefresh finds an unexpired refresh token, revoked or not.
+func (s *Server) lookupRefresh(tok string) (tokenInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	e, ok := s.st.refresh[tok]
+	if !ok || !now.Before(e.exp) {
+		return tokenInfo{}, false
+	}
+	return infoLocked(e, now), true
+}
+
+// issued is what a token endpoint hands out.
+type issued struct {
+	access, refresh      string
+	accessExp, issuedAt  time.Time
+	scopes               []string
+	user, client, sessID string
+}
+
+// newGrant records a grant and mints its first tokens.
+func (s *Server) newGrant(user, client, sessionID string, scopes []string, withRefresh bool) issued {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.gcLocked(now)
+	g := &grant{id: randomToken(), user: user, client: client, session: sessionID,
+		scopes: scopes, offline: slices.Contains(scopes, "offline_access")}
+	s.st.grants[g.id] = g
+	return s.mintLocked(g, withRefresh, now)
+}
+
+// mintLocked adds an access token (and a refresh token, replacing the current
+// one) to the grant.
+func (s *Server) mintLocked(g *grant, withRefresh bool, now time.Time) issued {
+	out := issued{access: randomToken(), accessExp: now.Add(s.atTTL), issuedAt: now,
+		scopes: g.scopes, user: g.user, client: g.client, sessID: g.session}
+	s.addTokenLocked(s.st.access, out.access, &tokenEntry{grant: g, iat: now, exp: out.accessExp,
+		killedAt: inherit(g.pendingAccess, now)})
+	if withRefresh {
+		s.dropTokenLocked(s.st.refresh, g.refresh)
+		out.refresh = randomToken()
+		g.refresh = out.refresh
+		s.addTokenLocked(s.st.refresh, out.refresh, &tokenEntry{grant: g, isRefresh: true, iat: now,
+			exp: now.Add(s.rtTTL), killedAt: inherit(g.pendingRefresh, now)})
+	}
+	return out
+}
+
+// inherit gives a new token the grant's kill still to come, if any.
+func inherit(pending, now time.Time) time.Time {
+	if now.Before(pending) {
+		return pending
+	}
+	return time.Time{}
+}
+
+func (s *Server) addTokenLocked(m map[string]*tokenEntry, tok string, e *tokenEntry) {
+	m[tok] = e
+	e.grant.tokens = append(e.grant.tokens, e)
+}
+
+func (s *Server) dropTokenLocked(m map[string]*tokenEntry, tok string) {
+	e, ok := m[tok]
+	if !ok {
+		return
+	}
+	delete(m, tok)
+	e.grant.tokens = slices.DeleteFunc(e.grant.tokens, func(x *tokenEntry) bool { return x == e })
+}
+
+// rotate exchanges a refresh token of the client for new tokens of the SAME
+// grant; the old refresh token is deleted on use, as Janssen does. The error
+// string is the invalid_grant description.
+func (s *Server) rotate(tok, clientID string) (issued, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.gcLocked(now)
+	e, ok := s.st.refresh[tok]
+	if !ok || e.grant.client != clientID || !alive(e.killedAt, now) {
+		return issued{}, "Unable to find grant object for given code."
+	}
+	if !now.Before(e.exp) {
+		return issued{}, "Unable to find refresh token or otherwise token type or client does not match."
+	}
+	s.dropTokenLocked(s.st.refresh, tok)
+	return s.mintLocked(e.grant, true, now), ""
+}
+
+// ---- authorization codes ----
+
+func (s *Server) newCode(c authCode) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.gcLocked(now)
+	code := randomToken()
+	c.exp = now.Add(codeTTL)
+	s.st.codes[code] = &c
+	return code
+}
+
+// takeCode removes the code (single use, even when the exchange then fails)
+// and returns it if unexpired.
+func (s *Server) takeCode(code string) (authCode, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.st.codes[code]
+	delete(s.st.codes, code)
+	if !ok || !s.now().Before(c.exp) {
+		return authCode{}, false
+	}
+	return *c, true
+}
+
+// ---- memory bound ----
+
+const gcEvery = time.Minute
+
+// gcLocked drops expired entries, at most once a gcEvery of the (injected)
+// clock, from the write paths: memory then grows only with what is alive,
+// plus what was written within one gcEvery.
+func (s *Server) gcLocked(now time.Time) {
+	if now.Sub(s.st.lastGC) < gcEvery && !now.Before(s.st.lastGC) {
+		return
+	}
+	s.st.lastGC = now
+	for _, m := range []map[string]*tokenEntry{s.st.access, s.st.refresh} {
+		for tok, e := range m {
+			if !now.Before(e.exp) {
+				delete(m, tok)
+			}
+		}
+	}
+	for id, g := range s.st.grants {
+		g.tokens = slices.DeleteFunc(g.tokens, func(e *tokenEntry) bool { return !now.Before(e.exp) })
+		if len(g.tokens) == 0 {
+			delete(s.st.grants, id)
+		}
+	}
+	// A dead session looks the same to every observer as a gone one.
+	for id, ss := range s.st.sessions {
+		if !s.sessionAliveLocked(ss, now) {
+			delete(s.st.sessions, id)
+		}
+	}
+	for code, c := range s.st.codes {
+		if !now.Before(c.exp) {
+			delete(s.st.codes, code)
+		}
+	}
+}

@@ -1,0 +1,475 @@
+// Package metrics exports revprober's Prometheus metrics.
+//
+// Every label value comes from a closed list (verdict.Results, the reasons,
+// verdict.Steps, verdict.Checks, verdict.Artifacts, SkipReasons) or from the
+// operator's config (target and endpoint names). Nothing here ever turns an
+// error string, a token, a user id or a run's detail into a label value: a
+// reason, step, check or artifact that is not in its closed list is mapped
+// to internal_error or dropped.
+//
+// SetProbes creates every series a probe can ever have (counters, histograms
+// and the last-result gauges) at zero when the config is loaded, so that
+// increase() sees the very first failure. The gauges that describe the last
+// run and have no neutral value (probe_success, probe_duration_seconds,
+// last_run_timestamp_seconds, last_success_timestamp_seconds,
+// residual_validity_seconds) are absent until the probe has run: absent
+// means "never ran", not "failed".
+//
+// The metric names, their types and label names are listed in
+// testdata/metrics.golden; the alert rules and dashboards in dashboards/ are
+// tested against that file.
+package metrics
+
+import (
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+const namespace = "revprober"
+
+// Buckets. Few on purpose: 10,000 probes on one replica multiply them.
+var (
+	// PropagationBuckets span 50 ms to 10 min. 30 s, the default SLO
+	// (revprober:propagation_slo_seconds), is a boundary, so the p95 alert
+	// compares against an exact bucket edge.
+	PropagationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600}
+	// StepBuckets span 10 ms to 60 s.
+	StepBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+)
+
+// SkipReason says why a scheduled run did not happen. It is a label value.
+type SkipReason string
+
+// Skip reasons, the closed list of revprober_runs_skipped_total.
+const (
+	SkipOverlap          SkipReason = "overlap"           // the previous run of the probe was still running
+	SkipCanaryBusy       SkipReason = "canary_busy"       // another probe held the canary
+	SkipNotLeader        SkipReason = "not_leader"        // another replica owns the probe
+	SkipCoordinationDown SkipReason = "coordination_down" // the coordination backend is unreachable
+)
+
+// SkipReasons lists every skip reason.
+var SkipReasons = []SkipReason{SkipOverlap, SkipCanaryBusy, SkipNotLeader, SkipCoordinationDown}
+
+// Coordination backends, the closed list of revprober_coordination_up's
+// backend label.
+const (
+	BackendNone       = "none"
+	BackendRedis      = "redis"
+	BackendKubernetes = "kubernetes"
+)
+
+// Backends lists every coordination backend.
+var Backends = []string{BackendNone, BackendRedis, BackendKubernetes}
+
+// BuildInfo is exported as revprober_build_info.
+type BuildInfo struct {
+	Version  string
+	Revision string
+}
+
+// ProbeKey identifies one configured probe (target × endpoint).
+type ProbeKey struct {
+	Target   string
+	Endpoint string
+	Interval time.Duration
+}
+
+type probeID struct{ target, endpoint string }
+
+// Metrics holds every revprober metric. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	now func() time.Time
+
+	probeSuccess      *prometheus.GaugeVec
+	probeDuration     *prometheus.GaugeVec
+	lastResult        *prometheus.GaugeVec
+	consecutiveErrors *prometheus.GaugeVec
+	runs              *prometheus.CounterVec
+	failures          *prometheus.CounterVec
+	stepDuration      *prometheus.HistogramVec
+	propagation       *prometheus.HistogramVec
+	checkPropagation  *prometheus.HistogramVec
+	lastRun           *prometheus.GaugeVec
+	lastSuccess       *prometheus.GaugeVec
+	skipped           *prometheus.CounterVec
+	drift             *prometheus.CounterVec
+	probeDrift        *prometheus.GaugeVec
+	residual          *prometheus.GaugeVec
+	interval          *prometheus.GaugeVec
+
+	buildInfo        *prometheus.GaugeVec
+	reloadSuccessful prometheus.Gauge
+	reloadTimestamp  prometheus.Gauge
+	coordinationUp   *prometheus.GaugeVec
+
+	mu sync.Mutex
+	// probes are the configured probes, and the probes observed before
+	// SetProbes knew them (a run that starts right after a reload).
+	probes map[probeID]bool
+	// removed are the probes the last SetProbes deleted: a run still in
+	// flight at that reload must not bring their series back.
+	removed map[probeID]bool
+}
+
+// New creates the metrics and registers them on reg (never the global
+// registry; a nil reg gets a private registry, useful in one-shot mode).
+func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	probe := []string{"target", "endpoint"}
+	with := func(extra ...string) []string { return append(append([]string{}, probe...), extra...) }
+	gauge := func(name, help string, labels []string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	}
+	counter := func(name, help string, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	}
+	histogram := func(name, help string, buckets []float64, labels []string) *prometheus.HistogramVec {
+		// Classic buckets only: no NativeHistogram* options (Prometheus 2.42
+		// with native histograms enabled would drop the classic buckets).
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	}
+	m := &Metrics{
+		now: time.Now,
+
+		probeSuccess: gauge("probe_success",
+			"Whether the last run of the probe passed (1) or not (0). Absent until the first run.", with()),
+		probeDuration: gauge("probe_duration_seconds",
+			"Duration of the last run of the probe.", with()),
+		lastResult: gauge("probe_last_result",
+			"1 for the result of the last run of the probe, 0 for the other results (all 0 before the first run).", with("result")),
+		consecutiveErrors: gauge("probe_consecutive_errors",
+			"Number of runs in a row, up to the last one, that ended in error (no verdict); 0 after a pass or fail.", with()),
+		runs: counter("runs_total",
+			"Runs of the probe, by result.", with("result")),
+		failures: counter("failures_total",
+			"Runs that did not pass, by result (fail or error) and reason.", with("result", "reason")),
+		stepDuration: histogram("step_duration_seconds",
+			"Duration of each step of a run.", StepBuckets, with("step")),
+		propagation: histogram("propagation_seconds",
+			"Time from the revoke request until the last artifact the endpoint promises to kill was seen dead.", PropagationBuckets, with()),
+		checkPropagation: histogram("check_propagation_seconds",
+			"Time from the revoke request until a check first saw its artifact dead.", PropagationBuckets, with("check")),
+		lastRun: gauge("last_run_timestamp_seconds",
+			"Unix time the last run of the probe finished. Absent until the first run.", with()),
+		lastSuccess: gauge("last_success_timestamp_seconds",
+			"Unix time the last passing run of the probe finished. Absent until the first pass.", with()),
+		skipped: counter("runs_skipped_total",
+			"Scheduled runs that did not happen, by reason.", with("reason")),
+		drift: counter("drift_total",
+			"Runs that found an artifact dead that the endpoint is documented to leave alive, by artifact.", with("artifact")),
+		probeDrift: gauge("probe_drift",
+			"Whether the last run of the probe found any drift from the expectation profile (1) or not (0).", with()),
+		residual: gauge("residual_validity_seconds",
+			"For a JWT access token, the time left until its exp at the last run's revocation: how long a resource server that validates locally still accepts it.", with()),
+		interval: gauge("probe_interval_seconds",
+			"Configured interval between two runs of the probe.", with()),
+
+		buildInfo: gauge("build_info",
+			"A metric with a constant '1' value labeled by the version and revision revprober was built from, and the Go version.",
+			[]string{"version", "revision", "goversion"}),
+		reloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_successful",
+			Help: "Whether the last configuration load or reload succeeded (1) or not (0)."}),
+		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load or reload."}),
+		coordinationUp: gauge("coordination_up",
+			"Whether the coordination backend shared by the replicas is reachable (1) or not (0).", []string{"backend"}),
+
+		probes:  map[probeID]bool{},
+		removed: map[probeID]bool{},
+	}
+	reg.MustRegister(m.probeSuccess, m.probeDuration, m.lastResult, m.consecutiveErrors, m.runs, m.failures,
+		m.stepDuration, m.propagation, m.checkPropagation, m.lastRun, m.lastSuccess, m.skipped, m.drift,
+		m.probeDrift, m.residual, m.interval, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp)
+
+	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
+	return m
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// failureSeries are the (result, reason) pairs of revprober_failures_total:
+// every fail reason with result=fail, every error reason with result=error,
+// and fail/internal_error, where a fail whose reason is not a fail reason
+// is counted (a fail is never hidden, even when its reason is a bug).
+func failureSeries() [][2]string {
+	s := make([][2]string, 0, len(verdict.FailReasons)+len(verdict.ErrorReasons)+1)
+	for _, r := range verdict.FailReasons {
+		s = append(s, [2]string{string(verdict.Fail), string(r)})
+	}
+	s = append(s, [2]string{string(verdict.Fail), string(verdict.InternalError)})
+	for _, r := range verdict.ErrorReasons {
+		s = append(s, [2]string{string(verdict.Error), string(r)})
+	}
+	return s
+}
+
+// SetProbes declares the configured probes, at config load and reload: it
+// creates every series of every probe at zero, sets the interval gauge, and
+// deletes every series of the probes no longer configured.
+func (m *Metrics) SetProbes(keys []ProbeKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := make(map[probeID]bool, len(keys))
+	for _, k := range keys {
+		id := probeID{k.Target, k.Endpoint}
+		want[id] = true
+		if !m.probes[id] {
+			m.initProbe(id)
+		}
+		m.interval.WithLabelValues(id.target, id.endpoint).Set(k.Interval.Seconds())
+	}
+	removed := map[probeID]bool{}
+	for id := range m.probes {
+		if !want[id] {
+			m.deleteProbe(id)
+			removed[id] = true
+		}
+	}
+	m.probes, m.removed = want, removed
+}
+
+// initProbe creates the series of a probe at zero. m.mu must be held.
+func (m *Metrics) initProbe(id probeID) {
+	t, e := id.target, id.endpoint
+	for _, r := range verdict.Results {
+		m.runs.WithLabelValues(t, e, string(r))
+		m.lastResult.WithLabelValues(t, e, string(r)).Set(0)
+	}
+	for _, s := range failureSeries() {
+		m.failures.WithLabelValues(t, e, s[0], s[1])
+	}
+	for _, s := range verdict.Steps {
+		m.stepDuration.WithLabelValues(t, e, s)
+	}
+	m.propagation.WithLabelValues(t, e)
+	for _, c := range verdict.Checks {
+		m.checkPropagation.WithLabelValues(t, e, string(c))
+	}
+	for _, r := range SkipReasons {
+		m.skipped.WithLabelValues(t, e, string(r))
+	}
+	for _, a := range verdict.Artifacts {
+		m.drift.WithLabelValues(t, e, string(a))
+	}
+	m.probeDrift.WithLabelValues(t, e).Set(0)
+	m.consecutiveErrors.WithLabelValues(t, e).Set(0)
+}
+
+// deleteProbe deletes every series of a probe, by exact label values (a
+// partial-match delete scans every series of a vector: too slow with
+// thousands of probes). m.mu must be held.
+func (m *Metrics) deleteProbe(id probeID) {
+	t, e := id.target, id.endpoint
+	for _, v := range []*prometheus.MetricVec{m.probeSuccess.MetricVec, m.probeDuration.MetricVec, m.consecutiveErrors.MetricVec,
+		m.propagation.MetricVec, m.lastRun.MetricVec, m.lastSuccess.MetricVec, m.probeDrift.MetricVec,
+		m.residual.MetricVec, m.interval.MetricVec} {
+		v.DeleteLabelValues(t, e)
+	}
+	for _, r := range verdict.Results {
+		m.runs.DeleteLabelValues(t, e, string(r))
+		m.lastResult.DeleteLabelValues(t, e, string(r))
+	}
+	for _, s := range failureSeries() {
+		m.failures.DeleteLabelValues(t, e, s[0], s[1])
+	}
+	for _, s := range verdict.Steps {
+		m.stepDuration.DeleteLabelValues(t, e, s)
+	}
+	for _, c := range verdict.Checks {
+		m.checkPropagation.DeleteLabelValues(t, e, string(c))
+	}
+	for _, r := range SkipReasons {
+		m.skipped.DeleteLabelValues(t, e, string(r))
+	}
+	for _, a := range verdict.Artifacts {
+		m.drift.DeleteLabelValues(t, e, string(a))
+	}
+}
+
+// admit reports whether a probe's series may be written, creating them
+// for a probe SetProbes does not know yet (a run recorded between the
+// scheduler's reload and SetProbes, or one-shot mode without SetProbes).
+// A probe removed by the last SetProbes is refused: its in-flight run
+// must not bring back series that would never be updated again.
+// m.mu must be held.
+func (m *Metrics) admit(id probeID) bool {
+	if m.probes[id] {
+		return true
+	}
+	if m.removed[id] {
+		return false
+	}
+	m.initProbe(id)
+	m.probes[id] = true
+	return true
+}
+
+// Normalize returns the result and reason a run is counted under: a result
+// outside verdict.Results is an error; a fail's reason must be a fail
+// reason and an error's an error reason, anything else (a typo, an empty
+// reason, a reason built from an error string) is internal_error. A pass
+// has reason none.
+func Normalize(result verdict.Result, reason verdict.Reason) (verdict.Result, verdict.Reason) {
+	switch result {
+	case verdict.Pass:
+		return verdict.Pass, verdict.ReasonNone
+	case verdict.Fail:
+		if contains(verdict.FailReasons, reason) {
+			return verdict.Fail, reason
+		}
+		return verdict.Fail, verdict.InternalError
+	case verdict.Error:
+		if contains(verdict.ErrorReasons, reason) {
+			return verdict.Error, reason
+		}
+		return verdict.Error, verdict.InternalError
+	default:
+		return verdict.Error, verdict.InternalError
+	}
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Observe records a finished run: the last-run gauges, the counters and
+// the histograms. A nil run is ignored.
+func (m *Metrics) Observe(r *verdict.Run) {
+	if r == nil {
+		return
+	}
+	id := probeID{r.Target, r.Endpoint}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.admit(id) {
+		return
+	}
+	t, e := id.target, id.endpoint
+	result, reason := Normalize(r.Result, r.Reason)
+
+	finished := r.Started.Add(r.Duration)
+	if r.Started.IsZero() {
+		finished = m.now()
+	}
+	ts := float64(finished.UnixNano()) / 1e9
+
+	m.runs.WithLabelValues(t, e, string(result)).Inc()
+	for _, res := range verdict.Results {
+		v := 0.0
+		if res == result {
+			v = 1
+		}
+		m.lastResult.WithLabelValues(t, e, string(res)).Set(v)
+	}
+	m.probeDuration.WithLabelValues(t, e).Set(r.Duration.Seconds())
+	m.lastRun.WithLabelValues(t, e).Set(ts)
+	if result == verdict.Pass {
+		m.probeSuccess.WithLabelValues(t, e).Set(1)
+		m.lastSuccess.WithLabelValues(t, e).Set(ts)
+		m.consecutiveErrors.WithLabelValues(t, e).Set(0)
+	} else {
+		m.probeSuccess.WithLabelValues(t, e).Set(0)
+		m.failures.WithLabelValues(t, e, string(result), string(reason)).Inc()
+		if result == verdict.Error {
+			m.consecutiveErrors.WithLabelValues(t, e).Inc()
+		} else {
+			m.consecutiveErrors.WithLabelValues(t, e).Set(0)
+		}
+	}
+
+	for _, s := range r.Steps {
+		if contains(verdict.Steps, s.Name) && s.Duration >= 0 {
+			m.stepDuration.WithLabelValues(t, e, s.Name).Observe(s.Duration.Seconds())
+		}
+	}
+	if p := r.PropagationSeconds; p != nil && *p >= 0 {
+		m.propagation.WithLabelValues(t, e).Observe(*p)
+	}
+	for _, o := range r.Checks {
+		if p := o.PropagationSeconds; p != nil && *p >= 0 && contains(verdict.Checks, o.Check) {
+			m.checkPropagation.WithLabelValues(t, e, string(o.Check)).Observe(*p)
+		}
+	}
+
+	drift := 0.0
+	seen := map[verdict.Artifact]bool{}
+	for _, a := range r.Drift {
+		if contains(verdict.Artifacts, a) && !seen[a] {
+			seen[a] = true
+			m.drift.WithLabelValues(t, e, string(a)).Inc()
+			drift = 1
+		}
+	}
+	m.probeDrift.WithLabelValues(t, e).Set(drift)
+
+	if r.ResidualValiditySeconds != nil {
+		m.residual.WithLabelValues(t, e).Set(*r.ResidualValiditySeconds)
+	} else {
+		m.residual.DeleteLabelValues(t, e)
+	}
+}
+
+// Skipped counts a scheduled run that did not happen. A reason outside
+// SkipReasons is dropped (it would be an unbounded label value).
+func (m *Metrics) Skipped(target, endpoint string, reason SkipReason) {
+	if !contains(SkipReasons, reason) {
+		return
+	}
+	id := probeID{target, endpoint}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.admit(id) {
+		return
+	}
+	m.skipped.WithLabelValues(target, endpoint, string(reason)).Inc()
+}
+
+// ConfigReloaded records the outcome of a config load or reload (the load
+// at start counts).
+func (m *Metrics) ConfigReloaded(ok bool) {
+	if ok {
+		m.reloadSuccessful.Set(1)
+		m.reloadTimestamp.Set(float64(m.now().UnixNano()) / 1e9)
+		return
+	}
+	m.reloadSuccessful.Set(0)
+}
+
+// SetCoordination records whether the coordination backend is reachable.
+// One backend at a time: the series of the other backends are deleted (a
+// reload that switches from redis to none must not leave redis down
+// forever). A backend outside Backends is ignored.
+func (m *Metrics) SetCoordination(backend string, up bool) {
+	if !contains(Backends, backend) {
+		return
+	}
+	for _, b := range Backends {
+		if b != backend {
+			m.coordinationUp.DeleteLabelValues(b)
+		}
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.coordinationUp.WithLabelValues(backend).Set(v)
+}

@@ -1,0 +1,776 @@
+package metrics
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/metrics.golden")
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func f(v float64) *float64 { return &v }
+
+func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := New(reg, BuildInfo{Version: "1.2.3", Revision: "abc123"})
+	m.now = func() time.Time { return t0 }
+	return m, reg
+}
+
+// snapshot flattens every sample of the registry into "name{l="v",...}" → value;
+// a histogram gives name_bucket{...,le=...}, name_sum and name_count.
+func snapshot(t *testing.T, g prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	key := func(name string, lps []*dto.LabelPair, extra ...string) string {
+		var ls []string
+		for _, lp := range lps {
+			ls = append(ls, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
+		}
+		ls = append(ls, extra...)
+		sort.Strings(ls)
+		return name + "{" + strings.Join(ls, ",") + "}"
+	}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out[key(mf.GetName(), mt.GetLabel())] = mt.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[key(mf.GetName(), mt.GetLabel())] = mt.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				h := mt.GetHistogram()
+				out[key(mf.GetName()+"_count", mt.GetLabel())] = float64(h.GetSampleCount())
+				out[key(mf.GetName()+"_sum", mt.GetLabel())] = h.GetSampleSum()
+				for _, b := range h.GetBucket() {
+					out[key(mf.GetName()+"_bucket", mt.GetLabel(), fmt.Sprintf("le=%q", fmt.Sprint(b.GetUpperBound())))] = float64(b.GetCumulativeCount())
+				}
+				out[key(mf.GetName()+"_bucket", mt.GetLabel(), `le="+Inf"`)] = float64(h.GetSampleCount())
+			default:
+				t.Fatalf("%s: unexpected type %s", mf.GetName(), mf.GetType())
+			}
+		}
+	}
+	return out
+}
+
+// diff returns the samples that changed, appeared (with their new value)
+// or disappeared (NaN).
+func diff(before, after map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for k, v := range after {
+		if old, ok := before[k]; !ok || old != v {
+			d[k] = v
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			d[k] = math.NaN()
+		}
+	}
+	return d
+}
+
+func compareDiff(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	for k := range want {
+		if _, ok := got[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g, gok := got[k]
+		w, wok := want[k]
+		switch {
+		case !wok:
+			t.Errorf("unexpected change: %s = %v", k, g)
+		case !gok:
+			t.Errorf("missing change: %s = %v", k, w)
+		case !(g == w || math.IsNaN(g) && math.IsNaN(w)):
+			t.Errorf("%s = %v, want %v", k, g, w)
+		}
+	}
+}
+
+func s(name, extra string) string {
+	ls := []string{`endpoint="revoke_session"`, `target="janssen"`}
+	if extra != "" {
+		ls = append(ls, strings.Split(extra, ",")...)
+	}
+	sort.Strings(ls)
+	return name + "{" + strings.Join(ls, ",") + "}"
+}
+
+// hist lists the samples of one observation v in a fresh histogram series
+// (every bucket from v's up to +Inf becomes 1).
+func hist(name, extra string, buckets []float64, v float64) map[string]float64 {
+	out := map[string]float64{s(name+"_count", extra): 1, s(name+"_sum", extra): v}
+	for _, b := range buckets {
+		if v <= b {
+			out[s(name+"_bucket", join(extra, fmt.Sprintf("le=%q", fmt.Sprint(b))))] = 1
+		}
+	}
+	out[s(name+"_bucket", join(extra, `le="+Inf"`))] = 1
+	return out
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
+}
+
+func merge(ms ...map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func baseRun(result verdict.Result, reason verdict.Reason) *verdict.Run {
+	return &verdict.Run{
+		ID: "run-1", Target: "janssen", Endpoint: "revoke_session", Driver: "janssen_revoke_session",
+		Started: t0, Duration: 2500 * time.Millisecond, Result: result, Reason: reason,
+		Detail: "dial tcp 10.0.0.7:443: connection refused; token eyJhbGciOi...",
+		Steps: []verdict.Step{
+			{Name: verdict.StepLogin, Duration: 200 * time.Millisecond},
+			{Name: verdict.StepRevoke, Duration: 30 * time.Millisecond, Error: "HTTP 500 from https://idp/revoke?user=alice"},
+		},
+	}
+}
+
+func TestObserve(t *testing.T) {
+	ts := float64(t0.Add(2500*time.Millisecond).UnixNano()) / 1e9
+	// last lists the last-result gauge that changes from its initial 0.
+	last := func(pass, fail, errv float64) map[string]float64 {
+		out := map[string]float64{}
+		for res, v := range map[string]float64{"pass": pass, "fail": fail, "error": errv} {
+			if v != 0 {
+				out[s("revprober_probe_last_result", fmt.Sprintf("result=%q", res))] = v
+			}
+		}
+		return out
+	}
+	common := func(success float64) map[string]float64 {
+		return merge(
+			map[string]float64{
+				s("revprober_probe_success", ""):              success,
+				s("revprober_probe_duration_seconds", ""):     2.5,
+				s("revprober_last_run_timestamp_seconds", ""): ts,
+			},
+			hist("revprober_step_duration_seconds", `step="login"`, StepBuckets, 0.2),
+			hist("revprober_step_duration_seconds", `step="revoke"`, StepBuckets, 0.03),
+		)
+	}
+	tests := []struct {
+		name string
+		run  func() *verdict.Run
+		want map[string]float64
+	}{
+		{
+			name: "pass",
+			run: func() *verdict.Run {
+				r := baseRun(verdict.Pass, verdict.ReasonNone)
+				r.PropagationSeconds = f(0.7)
+				r.ResidualValiditySeconds = f(3540)
+				r.Checks = []verdict.Observation{
+					{Check: verdict.Introspection, PropagationSeconds: f(0.7)},
+					{Check: verdict.RefreshGrant, PropagationSeconds: f(0.02)},
+					{Check: verdict.Userinfo}, // never seen dead: no observation
+				}
+				return r
+			},
+			want: merge(common(1), last(1, 0, 0),
+				map[string]float64{
+					s("revprober_runs_total", `result="pass"`):        1,
+					s("revprober_last_success_timestamp_seconds", ""): ts,
+					s("revprober_residual_validity_seconds", ""):      3540,
+				},
+				hist("revprober_propagation_seconds", "", PropagationBuckets, 0.7),
+				hist("revprober_check_propagation_seconds", `check="introspection"`, PropagationBuckets, 0.7),
+				hist("revprober_check_propagation_seconds", `check="refresh"`, PropagationBuckets, 0.02),
+			),
+		},
+		{
+			name: "pass with drift",
+			run: func() *verdict.Run {
+				r := baseRun(verdict.Pass, "")
+				r.Drift = []verdict.Artifact{verdict.Session, verdict.Session, "cookie_jar"}
+				return r
+			},
+			want: merge(common(1), last(1, 0, 0), map[string]float64{
+				s("revprober_runs_total", `result="pass"`):        1,
+				s("revprober_last_success_timestamp_seconds", ""): ts,
+				s("revprober_drift_total", `artifact="session"`):  1,
+				s("revprober_probe_drift", ""):                    1,
+			}),
+		},
+		{
+			name: "fail",
+			run: func() *verdict.Run {
+				r := baseRun(verdict.Fail, verdict.AccessTokenStillActive)
+				r.Checks = []verdict.Observation{
+					{Check: verdict.Introspection, After: verdict.Alive},
+					{Check: verdict.RefreshGrant, PropagationSeconds: f(1.5)},
+				}
+				return r
+			},
+			want: merge(common(0), last(0, 1, 0),
+				map[string]float64{
+					s("revprober_runs_total", `result="fail"`):                                        1,
+					s("revprober_failures_total", `reason="access_token_still_active",result="fail"`): 1,
+				},
+				hist("revprober_check_propagation_seconds", `check="refresh"`, PropagationBuckets, 1.5),
+			),
+		},
+		{
+			name: "error",
+			run:  func() *verdict.Run { return baseRun(verdict.Error, verdict.LoginFailed) },
+			want: merge(common(0), last(0, 0, 1), map[string]float64{
+				s("revprober_runs_total", `result="error"`):                           1,
+				s("revprober_failures_total", `reason="login_failed",result="error"`): 1,
+				s("revprober_probe_consecutive_errors", ""):                           1,
+			}),
+		},
+		{
+			name: "error with a reason made from an error string",
+			run: func() *verdict.Run {
+				r := baseRun(verdict.Error, verdict.Reason("Post \"https://idp/token\": dial tcp: connection refused"))
+				r.Steps = append(r.Steps, verdict.Step{Name: "login: user alice@example.com", Duration: time.Second})
+				r.Checks = []verdict.Observation{{Check: "introspection?token=eyJ", PropagationSeconds: f(1)}}
+				return r
+			},
+			want: merge(common(0), last(0, 0, 1), map[string]float64{
+				s("revprober_runs_total", `result="error"`):                             1,
+				s("revprober_failures_total", `reason="internal_error",result="error"`): 1,
+				s("revprober_probe_consecutive_errors", ""):                             1,
+			}),
+		},
+		{
+			name: "fail with an error reason stays a fail",
+			run:  func() *verdict.Run { return baseRun(verdict.Fail, verdict.Timeout) },
+			want: merge(common(0), last(0, 1, 0), map[string]float64{
+				s("revprober_runs_total", `result="fail"`):                             1,
+				s("revprober_failures_total", `reason="internal_error",result="fail"`): 1,
+			}),
+		},
+		{
+			name: "unknown result is an error",
+			run:  func() *verdict.Run { return baseRun("maybe", verdict.AccessTokenStillActive) },
+			want: merge(common(0), last(0, 0, 1), map[string]float64{
+				s("revprober_runs_total", `result="error"`):                             1,
+				s("revprober_failures_total", `reason="internal_error",result="error"`): 1,
+				s("revprober_probe_consecutive_errors", ""):                             1,
+			}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reg := newTest(t)
+			m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}, {"okta", "sessions", time.Minute}})
+			before := snapshot(t, reg)
+			m.Observe(tt.run())
+			compareDiff(t, diff(before, snapshot(t, reg)), tt.want)
+		})
+	}
+}
+
+func TestObserveSequence(t *testing.T) {
+	m, reg := newTest(t)
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	runs := []verdict.Result{verdict.Error, verdict.Error, verdict.Fail, verdict.Error, verdict.Pass, verdict.Error}
+	wantConsecutive := []float64{1, 2, 0, 1, 0, 1}
+	for i, res := range runs {
+		r := baseRun(res, map[verdict.Result]verdict.Reason{verdict.Fail: verdict.SessionStillAlive, verdict.Error: verdict.Timeout}[res])
+		r.Started = t0.Add(time.Duration(i) * time.Minute)
+		r.ResidualValiditySeconds = nil
+		if res == verdict.Pass {
+			r.ResidualValiditySeconds = f(60)
+		}
+		m.Observe(r)
+		if got := testutil.ToFloat64(m.consecutiveErrors.WithLabelValues("janssen", "revoke_session")); got != wantConsecutive[i] {
+			t.Errorf("after run %d (%s): consecutive errors %v, want %v", i, res, got, wantConsecutive[i])
+		}
+	}
+	// The last run had no JWT: residual validity is gone; the last success stays.
+	if n := testutil.CollectAndCount(m.residual); n != 0 {
+		t.Errorf("residual_validity_seconds has %d series after a run without one", n)
+	}
+	wantSuccess := float64(t0.Add(4*time.Minute+2500*time.Millisecond).UnixNano()) / 1e9
+	if got := testutil.ToFloat64(m.lastSuccess.WithLabelValues("janssen", "revoke_session")); got != wantSuccess {
+		t.Errorf("last success %v, want %v", got, wantSuccess)
+	}
+	err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP revprober_runs_total Runs of the probe, by result.
+# TYPE revprober_runs_total counter
+revprober_runs_total{endpoint="revoke_session",result="error",target="janssen"} 4
+revprober_runs_total{endpoint="revoke_session",result="fail",target="janssen"} 1
+revprober_runs_total{endpoint="revoke_session",result="pass",target="janssen"} 1
+# HELP revprober_probe_last_result 1 for the result of the last run of the probe, 0 for the other results (all 0 before the first run).
+# TYPE revprober_probe_last_result gauge
+revprober_probe_last_result{endpoint="revoke_session",result="error",target="janssen"} 1
+revprober_probe_last_result{endpoint="revoke_session",result="fail",target="janssen"} 0
+revprober_probe_last_result{endpoint="revoke_session",result="pass",target="janssen"} 0
+`), "revprober_runs_total", "revprober_probe_last_result")
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// seriesPerProbe is what one probe costs in series after SetProbes (before
+// any run); the design target is 10,000 probes on one replica.
+const seriesPerProbe = 3 + 3 + 21 + 6*15 + 15 + 6*15 + 4 + 4 + 1 + 1 + 1 // runs, last_result, failures, step, propagation, check_propagation, skipped, drift, probe_drift, consecutive_errors, interval
+
+func TestSetProbes(t *testing.T) {
+	m, reg := newTest(t)
+	global := len(snapshot(t, reg))
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}, {"janssen", "global_token_revocation", 30 * time.Second}})
+	snap := snapshot(t, reg)
+	if got := len(snap) - global; got != 2*seriesPerProbe {
+		t.Errorf("2 probes made %d series, want %d", got, 2*seriesPerProbe)
+	}
+	t.Logf("%d series per probe after SetProbes (%d for 10,000 probes)", seriesPerProbe, 10000*seriesPerProbe)
+	for k, v := range snap {
+		if !strings.Contains(k, `target="janssen"`) {
+			continue
+		}
+		want := 0.0
+		if strings.HasPrefix(k, "revprober_probe_interval_seconds{") {
+			want = 60
+			if strings.Contains(k, "global_token_revocation") {
+				want = 30
+			}
+		}
+		if v != want {
+			t.Errorf("%s = %v at load, want %v", k, v, want)
+		}
+	}
+	// Every failure series the alerts use exists at zero, for both results.
+	for _, r := range verdict.FailReasons {
+		if _, ok := snap[s("revprober_failures_total", fmt.Sprintf(`reason=%q,result="fail"`, r))]; !ok {
+			t.Errorf("no fail series for %s", r)
+		}
+	}
+	for _, r := range verdict.ErrorReasons {
+		if _, ok := snap[s("revprober_failures_total", fmt.Sprintf(`reason=%q,result="error"`, r))]; !ok {
+			t.Errorf("no error series for %s", r)
+		}
+	}
+	for _, r := range SkipReasons {
+		if _, ok := snap[s("revprober_runs_skipped_total", fmt.Sprintf(`reason=%q`, r))]; !ok {
+			t.Errorf("no skipped series for %s", r)
+		}
+	}
+	for _, n := range []string{"revprober_probe_success", "revprober_last_run_timestamp_seconds", "revprober_last_success_timestamp_seconds",
+		"revprober_probe_duration_seconds", "revprober_residual_validity_seconds"} {
+		if _, ok := snap[s(n, "")]; ok {
+			t.Errorf("%s exists before the first run", n)
+		}
+	}
+
+	// Run both, then reload without revoke_session: every one of its series
+	// goes, the other probe's counters keep their values, intervals update.
+	m.Observe(baseRun(verdict.Fail, verdict.SessionStillAlive))
+	other := baseRun(verdict.Pass, verdict.ReasonNone)
+	other.Endpoint = "global_token_revocation"
+	other.ResidualValiditySeconds = f(10)
+	m.Observe(other)
+	m.Skipped("janssen", "revoke_session", SkipOverlap)
+	m.SetProbes([]ProbeKey{{"janssen", "global_token_revocation", 2 * time.Minute}, {"okta", "sessions", time.Minute}})
+	snap = snapshot(t, reg)
+	for k := range snap {
+		if strings.Contains(k, `endpoint="revoke_session"`) {
+			t.Errorf("series of a removed probe left: %s", k)
+		}
+	}
+	gtr := `endpoint="global_token_revocation",target="janssen"`
+	for k, want := range map[string]float64{
+		`revprober_runs_total{endpoint="global_token_revocation",result="pass",target="janssen"}`: 1,
+		`revprober_probe_interval_seconds{` + gtr + `}`:                                           120,
+		`revprober_residual_validity_seconds{` + gtr + `}`:                                        10,
+		`revprober_probe_success{` + gtr + `}`:                                                    1,
+		`revprober_probe_interval_seconds{endpoint="sessions",target="okta"}`:                     60,
+	} {
+		if got, ok := snap[k]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, want)
+		}
+	}
+	if got := len(snap) - global; got < 2*seriesPerProbe {
+		t.Errorf("%d series after reload, want at least %d", got, 2*seriesPerProbe)
+	}
+
+	// A run of the removed probe that was still in flight at the reload is
+	// not recorded: it would bring back series nobody updates.
+	m.Observe(baseRun(verdict.Pass, verdict.ReasonNone))
+	m.Skipped("janssen", "revoke_session", SkipOverlap)
+	for k := range snapshot(t, reg) {
+		if strings.Contains(k, `endpoint="revoke_session"`) {
+			t.Fatalf("in-flight run of a removed probe came back: %s", k)
+		}
+	}
+	// Added again, it starts from zero.
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	if got := testutil.ToFloat64(m.failures.WithLabelValues("janssen", "revoke_session", "fail", "session_still_alive")); got != 0 {
+		t.Errorf("re-added probe starts at %v", got)
+	}
+}
+
+// A run recorded before SetProbes knows its probe (the scheduler loaded the
+// new config first, or one-shot mode) is recorded, with the full series set.
+func TestObserveBeforeSetProbes(t *testing.T) {
+	m, reg := newTest(t)
+	global := len(snapshot(t, reg))
+	m.Observe(baseRun(verdict.Fail, verdict.AccessTokenStillActive))
+	snap := snapshot(t, reg)
+	if got := snap[s("revprober_failures_total", `reason="access_token_still_active",result="fail"`)]; got != 1 {
+		t.Errorf("fail not counted: %v", got)
+	}
+	if _, ok := snap[s("revprober_failures_total", `reason="login_failed",result="error"`)]; !ok {
+		t.Error("other series not initialised")
+	}
+	// No interval until SetProbes; success, duration and last run exist.
+	if got, want := len(snap)-global, seriesPerProbe-1+3; got != want {
+		t.Errorf("%d series, want %d", got, want)
+	}
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	if got := testutil.ToFloat64(m.failures.WithLabelValues("janssen", "revoke_session", "fail", "access_token_still_active")); got != 1 {
+		t.Errorf("SetProbes reset an observed probe: %v", got)
+	}
+}
+
+func TestSkipped(t *testing.T) {
+	m, reg := newTest(t)
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	before := snapshot(t, reg)
+	m.Skipped("janssen", "revoke_session", SkipNotLeader)
+	m.Skipped("janssen", "revoke_session", SkipNotLeader)
+	m.Skipped("janssen", "revoke_session", SkipReason("redis: connection refused at 10.1.2.3:6379"))
+	compareDiff(t, diff(before, snapshot(t, reg)), map[string]float64{
+		s("revprober_runs_skipped_total", `reason="not_leader"`): 2,
+	})
+}
+
+func TestConfigReloadedAndCoordination(t *testing.T) {
+	m, reg := newTest(t)
+	m.ConfigReloaded(true)
+	m.ConfigReloaded(false)
+	m.SetCoordination("redis", false)
+	m.SetCoordination("etcd", true) // not a known backend: ignored
+	err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
+# HELP revprober_config_last_reload_success_timestamp_seconds Unix time of the last successful configuration load or reload.
+# TYPE revprober_config_last_reload_success_timestamp_seconds gauge
+revprober_config_last_reload_success_timestamp_seconds %d
+# HELP revprober_config_last_reload_successful Whether the last configuration load or reload succeeded (1) or not (0).
+# TYPE revprober_config_last_reload_successful gauge
+revprober_config_last_reload_successful 0
+# HELP revprober_coordination_up Whether the coordination backend shared by the replicas is reachable (1) or not (0).
+# TYPE revprober_coordination_up gauge
+revprober_coordination_up{backend="redis"} 0
+`, t0.Unix())), "revprober_config_last_reload_successful", "revprober_config_last_reload_success_timestamp_seconds", "revprober_coordination_up")
+	if err != nil {
+		t.Error(err)
+	}
+	m.SetCoordination("none", true)
+	if n := testutil.CollectAndCount(m.coordinationUp); n != 1 {
+		t.Errorf("%d coordination_up series after switching backend, want 1", n)
+	}
+	if got := testutil.ToFloat64(m.coordinationUp.WithLabelValues("none")); got != 1 {
+		t.Errorf("coordination_up{backend=none} = %v", got)
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, BuildInfo{})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "revprober_build_info" {
+			continue
+		}
+		got := map[string]string{}
+		for _, lp := range mf.GetMetric()[0].GetLabel() {
+			got[lp.GetName()] = lp.GetValue()
+		}
+		if got["version"] != "unknown" || got["revision"] != "unknown" || !strings.HasPrefix(got["goversion"], "go") {
+			t.Errorf("build_info labels %v", got)
+		}
+		return
+	}
+	t.Fatal("no revprober_build_info")
+}
+
+// No label value may come from anything but a closed list or the config.
+func TestLabelValuesClosed(t *testing.T) {
+	m, reg := newTest(t)
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	for _, res := range []verdict.Result{verdict.Pass, verdict.Fail, verdict.Error, "", "oops: 500"} {
+		for _, reason := range append(append([]verdict.Reason{"", "none", "read tcp: i/o timeout", "eyJhbGciOiJSUzI1NiJ9"}, verdict.FailReasons...), verdict.ErrorReasons...) {
+			r := baseRun(res, reason)
+			r.Steps = append(r.Steps, verdict.Step{Name: "GET https://idp/userinfo?access_token=abc", Duration: time.Second})
+			r.Checks = []verdict.Observation{{Check: "x-" + verdict.Check(reason), PropagationSeconds: f(1)}}
+			r.Drift = []verdict.Artifact{verdict.Artifact("alice@example.com")}
+			m.Observe(r)
+		}
+	}
+	m.Skipped("janssen", "revoke_session", "unexpected EOF")
+	m.SetCoordination("redis://user:pass@host", false)
+
+	allowed := map[string]map[string]bool{}
+	add := func(label string, vs ...string) {
+		if allowed[label] == nil {
+			allowed[label] = map[string]bool{}
+		}
+		for _, v := range vs {
+			allowed[label][v] = true
+		}
+	}
+	for _, r := range verdict.Results {
+		add("result", string(r))
+	}
+	for _, r := range append(append([]verdict.Reason{}, verdict.FailReasons...), verdict.ErrorReasons...) {
+		add("reason", string(r))
+	}
+	for _, r := range SkipReasons {
+		add("reason", string(r))
+	}
+	add("step", verdict.Steps...)
+	for _, c := range verdict.Checks {
+		add("check", string(c))
+	}
+	for _, a := range verdict.Artifacts {
+		add("artifact", string(a))
+	}
+	add("backend", Backends...)
+	add("target", "janssen")
+	add("endpoint", "revoke_session")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				if vs, ok := allowed[lp.GetName()]; ok && !vs[lp.GetValue()] {
+					t.Errorf("%s{%s=%q}: value not in its closed list", mf.GetName(), lp.GetName(), lp.GetValue())
+				}
+			}
+		}
+	}
+}
+
+func TestLint(t *testing.T) {
+	m, reg := newTest(t)
+	fillAll(m)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestHistogramsAreClassicAndSmall(t *testing.T) {
+	m, reg := newTest(t)
+	fillAll(m)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		n++
+		for _, mt := range mf.GetMetric() {
+			h := mt.GetHistogram()
+			if h.GetSchema() != 0 || len(h.GetPositiveSpan()) > 0 || h.GetZeroThreshold() != 0 {
+				t.Errorf("%s: native histogram fields set", mf.GetName())
+			}
+			if b := len(h.GetBucket()); b == 0 || b > 12 {
+				t.Errorf("%s: %d buckets, want 1..12", mf.GetName(), b)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d histograms, want 3", n)
+	}
+	if PropagationBuckets[0] != 0.05 || PropagationBuckets[len(PropagationBuckets)-1] != 600 ||
+		StepBuckets[0] != 0.01 || StepBuckets[len(StepBuckets)-1] != 60 {
+		t.Error("bucket ranges changed: propagation 50ms..10min, step 10ms..60s")
+	}
+	if !contains(PropagationBuckets, 30) {
+		t.Error("the 30 s SLO must be a propagation bucket boundary")
+	}
+}
+
+// fillAll makes every metric have at least one series.
+func fillAll(m *Metrics) {
+	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	r := baseRun(verdict.Pass, verdict.ReasonNone)
+	r.ResidualValiditySeconds = f(300)
+	r.PropagationSeconds = f(1)
+	m.Observe(r)
+	m.ConfigReloaded(true)
+	m.SetCoordination(BackendNone, true)
+}
+
+// TestGolden keeps testdata/metrics.golden, the list of every metric with its
+// type and label names, in step with the code. The alert rules and
+// dashboards are checked against that file (dashboards/dashboards_test.go).
+// Regenerate with: go test ./internal/metrics -run TestGolden -update
+func TestGolden(t *testing.T) {
+	m, reg := newTest(t)
+	fillAll(m)
+	got := Describe(t, reg)
+	path := filepath.Join("testdata", "metrics.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("metrics changed; if intended, run go test ./internal/metrics -run TestGolden -update and update the rules, dashboards and runbook.\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Describe renders "name type label,label" lines, sorted.
+func Describe(t *testing.T, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("# revprober metrics: name type labels (generated by go test ./internal/metrics -run TestGolden -update)\n")
+	for _, mf := range mfs {
+		labels := map[string]bool{}
+		for _, mt := range mf.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				labels[lp.GetName()] = true
+			}
+		}
+		var ls []string
+		for l := range labels {
+			ls = append(ls, l)
+		}
+		sort.Strings(ls)
+		line := mf.GetName() + " " + strings.ToLower(mf.GetType().String())
+		if len(ls) > 0 {
+			line += " " + strings.Join(ls, ",")
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func TestConcurrent(t *testing.T) {
+	m, reg := newTest(t)
+	keys := func(n int) []ProbeKey {
+		var k []ProbeKey
+		for i := 0; i < n; i++ {
+			k = append(k, ProbeKey{fmt.Sprintf("t%d", i), "e", time.Minute})
+		}
+		return k
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				r := baseRun(verdict.Results[i%3], verdict.Timeout)
+				r.Target, r.Endpoint = fmt.Sprintf("t%d", i%20), "e"
+				m.Observe(r)
+				m.Skipped(r.Target, "e", SkipOverlap)
+			}
+		}(w)
+	}
+	for i := 0; i < 50; i++ {
+		m.SetProbes(keys(10 + i%10))
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	m.SetProbes(keys(5))
+	for k := range snapshot(t, reg) {
+		for i := 5; i < 20; i++ {
+			if strings.Contains(k, fmt.Sprintf(`target="t%d"`, i)) {
+				t.Fatalf("series of removed probe left: %s", k)
+			}
+		}
+	}
+}
+
+func BenchmarkObserve(b *testing.B) {
+	m := New(prometheus.NewRegistry(), BuildInfo{})
+	var keys []ProbeKey
+	for i := 0; i < 10000; i++ {
+		keys = append(keys, ProbeKey{fmt.Sprintf("tenant-%d", i), "global_token_revocation", time.Minute})
+	}
+	m.SetProbes(keys)
+	r := baseRun(verdict.Pass, verdict.ReasonNone)
+	r.Endpoint = "global_token_revocation"
+	r.PropagationSeconds = f(0.5)
+	r.Checks = []verdict.Observation{{Check: verdict.Introspection, PropagationSeconds: f(0.5)}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.Target = keys[i%len(keys)].Target
+		m.Observe(r)
+	}
+}
+
+// BenchmarkSetProbes10k is a config load of 10,000 probes on a replica that
+// already has them (a reload that changes nothing).
+func BenchmarkSetProbes10k(b *testing.B) {
+	m := New(prometheus.NewRegistry(), BuildInfo{})
+	var keys []ProbeKey
+	for i := 0; i < 10000; i++ {
+		keys = append(keys, ProbeKey{fmt.Sprintf("tenant-%d", i), "global_token_revocation", time.Minute})
+	}
+	start := time.Now()
+	m.SetProbes(keys)
+	b.ReportMetric(float64(time.Since(start).Milliseconds()), "first-load-ms")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.SetProbes(keys)
+	}
+}

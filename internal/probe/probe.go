@@ -1,0 +1,89 @@
+// Package probe runs one probe (one target × one revocation endpoint) once:
+// discovery, a fresh login of every canary, the positive control, the
+// revocation, verification until every promised artifact is dead or the
+// propagation deadline passes, and clean-up. It knows nothing of schedules,
+// metrics or storage: it returns a *verdict.Run and the caller records it.
+//
+// The rule this package exists to keep: a run passes only if, in this very
+// run, each checked artifact was seen alive before the revocation and dead
+// after it. Anything the probe could not observe is an error, never "dead".
+package probe
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/oauth"
+	"github.com/revprober/revprober/internal/secret"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+// Probe is a compiled, ready-to-run target × endpoint pair. It holds no
+// connections or buffers: thousands of idle probes cost only this struct.
+type Probe struct {
+	Target   string
+	Endpoint string
+	Kind     string // driver kind
+	Driver   driver.Driver
+	// Profile is the effective expectation (driver profile plus overrides).
+	Profile verdict.Profile
+
+	Interval, Timeout, Deadline time.Duration
+	PollInitial, PollMax        time.Duration
+
+	Issuer      string
+	URLs        oauth.Endpoints // configured URLs, written over discovery
+	EndpointURL string          // the revocation endpoint's URL from config, if any
+
+	Admin        *oauth.ClientAuth // authenticates the revocation
+	Introspector *oauth.ClientAuth // authenticates introspection
+	LoginClient  *oauth.ClientAuth // the canaries' application client
+
+	LoginMethod string // "password" or "authorization_code"
+	RedirectURI string
+	Scopes      []string
+	Canaries    []Canary
+	Checks      Checks
+
+	// Transport is shared by every probe with the same TLS settings.
+	Transport http.RoundTripper
+	// ConfigDigest identifies the config the probe was compiled from.
+	ConfigDigest string
+}
+
+// Canary is a canary user's login data.
+type Canary struct {
+	Name       string
+	Username   string
+	Password   secret.Secret
+	Attributes map[string]string
+}
+
+// Checks are the enabled observations.
+type Checks struct {
+	Introspection, Userinfo, Refresh bool
+	PromptNone, SessionStatus        bool
+	UserinfoDeadStatus               []int
+	Resources                        []Resource
+}
+
+// Resource is a protected API that must refuse the revoked access token.
+type Resource struct {
+	Name, URL, Method string
+	DeadStatus        []int
+}
+
+// ID is "target/endpoint", unique within a config.
+func (p *Probe) ID() string { return p.Target + "/" + p.Endpoint }
+
+// CanaryKey identifies the canary users of this probe: two probes with the
+// same key must never run at the same time, or each spoils the other's
+// verdict. It is an opaque hash, so no user id reaches a lock name.
+func (p *Probe) CanaryKey() string {
+	names := ""
+	for _, c := range p.Canaries {
+		names += "\x00" + c.Username
+	}
+	return fingerprint(p.Issuer + p.URLs.Token + names)
+}

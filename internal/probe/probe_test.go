@@ -1,0 +1,112 @@
+package probe_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/revprober/revprober/internal/idpsim"
+	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/probetest"
+	"github.com/revprober/revprober/internal/verdict"
+	_ "github.com/revprober/revprober/probes/all"
+)
+
+var (
+	sim      = probetest.Sim
+	newProbe = probetest.Probe
+)
+
+type probeOpt = probetest.Option
+
+// runs is how often each case repeats: a verdict that flips once in
+// twenty runs is a bug users would see on their dashboards.
+const runs = 20
+
+func TestFaultVerdicts(t *testing.T) {
+	gtr := func(b string, o ...probeOpt) *probe.Probe {
+		return newProbe(t, b, "janssen-global-token-revocation", nil, o...)
+	}
+	short := func(p *probe.Probe) { p.Deadline = 400 * time.Millisecond }
+	tight := func(p *probe.Probe) { p.Timeout = 300 * time.Millisecond; p.Deadline = 200 * time.Millisecond }
+	cases := []struct {
+		faults []string
+		opts   []probeOpt
+		result verdict.Result
+		reason verdict.Reason
+	}{
+		{nil, nil, verdict.Pass, verdict.ReasonNone},
+		{[]string{"ignore-revocation"}, []probeOpt{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{[]string{"keep-access"}, []probeOpt{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{[]string{"introspection-always-active"}, []probeOpt{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{[]string{"keep-refresh"}, []probeOpt{short}, verdict.Fail, verdict.RefreshTokenStillWorks},
+		{[]string{"delay=150ms"}, nil, verdict.Pass, verdict.ReasonNone},
+		{[]string{"delay=5s"}, []probeOpt{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{[]string{"introspection-always-inactive"}, nil, verdict.Error, verdict.PositiveControlFailed},
+		{[]string{"introspection-500"}, nil, verdict.Error, verdict.IntrospectionUnavailable},
+		{[]string{"revoke-500"}, nil, verdict.Error, verdict.RevokeHTTPError},
+		{[]string{"login-fail"}, nil, verdict.Error, verdict.LoginFailed},
+		{[]string{"slow=400ms"}, []probeOpt{tight}, verdict.Error, verdict.Timeout},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.faults), func(t *testing.T) {
+			t.Parallel()
+			_, base := sim(t, tc.faults...)
+			p := gtr(base, tc.opts...)
+			for i := 0; i < runs; i++ {
+				r := probe.Run(context.Background(), p)
+				if r.Result != tc.result || r.Reason != tc.reason {
+					t.Fatalf("run %d: got %s/%s, want %s/%s (detail: %s)", i, r.Result, r.Reason, tc.result, tc.reason, r.Detail)
+				}
+				if r.Result == verdict.Pass {
+					assertAliveThenDead(t, r)
+				}
+			}
+		})
+	}
+}
+
+// assertAliveThenDead is the one rule: a pass has seen every promised
+// artifact alive before and dead after.
+func assertAliveThenDead(t *testing.T, r *verdict.Run) {
+	t.Helper()
+	promised := 0
+	for _, c := range r.Checks {
+		if c.Expect != verdict.Dies {
+			continue
+		}
+		promised++
+		if c.Before != verdict.Alive || c.After != verdict.Dead || c.PropagationSeconds == nil {
+			t.Fatalf("pass with %s before=%s after=%s", c.Check, c.Before, c.After)
+		}
+	}
+	if promised == 0 || r.PropagationSeconds == nil {
+		t.Fatal("pass without any promised check")
+	}
+}
+
+// TestDelayMeasured: the measured propagation latency tracks an injected
+// delay to within 50 ms.
+func TestDelayMeasured(t *testing.T) {
+	for _, delay := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			t.Parallel()
+			_, base := sim(t, fmt.Sprintf("delay=%s", delay))
+			p := newProbe(t, base, "janssen-global-token-revocation", nil)
+			for i := 0; i < 5; i++ {
+				r := probe.Run(context.Background(), p)
+				if r.Result != verdict.Pass {
+					t.Fatalf("got %s/%s: %s", r.Result, r.Reason, r.Detail)
+				}
+				got := time.Duration(*r.PropagationSeconds * float64(time.Second))
+				if math.Abs(float64(got-delay)) > float64(50*time.Millisecond) {
+					t.Fatalf("measured %s for an injected delay of %s", got, delay)
+				}
+			}
+		})
+	}
+}
+
+var parseFaults = idpsim.ParseFaults

@@ -1,0 +1,654 @@
+package probe
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/httpx"
+	"github.com/revprober/revprober/internal/oauth"
+	"github.com/revprober/revprober/internal/secret"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+// cleanupTimeout bounds the clean-up, which runs on a fresh context so a
+// run that timed out still revokes what it left alive.
+const cleanupTimeout = 10 * time.Second
+
+// Run executes one run of p. It never panics and always returns a record.
+func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
+	r := &runner{p: p, trace: &httpx.Trace{}, now: time.Now}
+	r.run = &verdict.Run{
+		ID:       newRunID(),
+		Target:   p.Target,
+		Endpoint: p.Endpoint,
+		Driver:   p.Kind,
+		Started:  r.now(),
+		Profile:  p.Profile,
+
+		ConfigDigest: p.ConfigDigest,
+	}
+	r.secrets = collectSecrets(p)
+	defer func() {
+		if v := recover(); v != nil {
+			r.run.Result, r.run.Reason = verdict.Error, verdict.InternalError
+			r.run.Detail = fmt.Sprintf("panic: %v", v)
+			debugStack := string(debug.Stack())
+			_ = debugStack // the stack may hold values; only the message is kept
+		}
+		r.finish()
+		run = r.run
+	}()
+
+	ctx = httpx.WithTrace(ctx, r.trace)
+	runCtx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	r.client = httpx.Client(p.Transport, nil)
+
+	err := r.execute(runCtx)
+	r.cleanup(context.WithoutCancel(ctx))
+	if err != nil {
+		r.run.Result = verdict.Error
+		r.run.Reason = verdict.ReasonOf(err, verdict.InternalError)
+		if runCtx.Err() != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			r.run.Reason = verdict.Timeout
+		}
+		r.run.Detail = err.Error()
+		return
+	}
+	r.judge()
+	return
+}
+
+type runner struct {
+	p       *Probe
+	run     *verdict.Run
+	trace   *httpx.Trace
+	client  *http.Client
+	now     func() time.Time
+	eps     oauth.Endpoints
+	canarie []*canaryState
+	checks  []*check
+	secrets []string
+	env     *driver.Env // set when the revoke call is made, for a Restorer
+	revoked time.Time
+	// deadlineReached is set when verification ran until the deadline (a
+	// fail is only a fail if we waited the full deadline).
+	deadlineReached bool
+}
+
+// canaryState is a logged-in canary: its newest tokens and every token
+// issued to it in this run, for the clean-up.
+type canaryState struct {
+	spec   Canary
+	tokens *oauth.Tokens
+	client *http.Client // carries the OP session cookies, if any
+	issued []issuedToken
+	dc     *driver.Canary
+	// revokedAT is the access token alive when the revocation was sent:
+	// the artifact the access-token checks verify. A token minted later by
+	// a surviving refresh token is that refresh token's failure, not this
+	// one's, and must not be confused with it.
+	revokedAT secret.Secret
+}
+
+// accessToken is the access token the checks look at.
+func (c *canaryState) accessToken() secret.Secret {
+	if !c.revokedAT.IsZero() {
+		return c.revokedAT
+	}
+	return c.tokens.AccessToken
+}
+
+type issuedToken struct {
+	value secret.Secret
+	hint  string
+	dead  bool
+}
+
+func (c *canaryState) remember(t *oauth.Tokens) {
+	if !t.AccessToken.IsZero() {
+		c.issued = append(c.issued, issuedToken{value: t.AccessToken, hint: "access_token"})
+	}
+	if !t.RefreshToken.IsZero() {
+		c.issued = append(c.issued, issuedToken{value: t.RefreshToken, hint: "refresh_token"})
+	}
+}
+
+// adopt makes t the canary's newest tokens (refresh tokens rotate: the
+// old one is dead by design and must never be mistaken for revoked).
+func (c *canaryState) adopt(t *oauth.Tokens) {
+	c.remember(t)
+	if t.RefreshToken.IsZero() {
+		t.RefreshToken = c.tokens.RefreshToken
+	}
+	if t.IDToken.IsZero() {
+		t.IDToken = c.tokens.IDToken
+	}
+	t.Jar = c.tokens.Jar
+	for i := range c.issued {
+		// A rotated-out refresh token is dead by rotation, not revocation.
+		if c.issued[i].hint == "refresh_token" && c.issued[i].value != t.RefreshToken {
+			c.issued[i].dead = true
+		}
+	}
+	c.tokens = t
+	c.dc.Tokens = t
+}
+
+func (r *runner) step(name string, f func() error) error {
+	r.trace.SetStep(name)
+	start := r.now()
+	err := f()
+	s := verdict.Step{Name: name, Duration: r.now().Sub(start)}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	r.run.Steps = append(r.run.Steps, s)
+	return err
+}
+
+func (r *runner) execute(ctx context.Context) error {
+	if err := r.step(verdict.StepDiscovery, func() error { return r.discover(ctx) }); err != nil {
+		return err
+	}
+	if err := r.step(verdict.StepLogin, func() error { return r.login(ctx) }); err != nil {
+		return err
+	}
+	r.plan()
+	if err := r.step(verdict.StepPositive, func() error { return r.positiveControl(ctx) }); err != nil {
+		return err
+	}
+	if err := r.step(verdict.StepRevoke, func() error { return r.revoke(ctx) }); err != nil {
+		return err
+	}
+	return r.step(verdict.StepVerify, func() error { return r.verify(ctx) })
+}
+
+func (r *runner) discover(ctx context.Context) error {
+	r.eps = r.p.URLs
+	if r.p.Issuer == "" {
+		return nil
+	}
+	d, err := oauth.Discover(ctx, r.client, r.p.Issuer)
+	if err != nil {
+		return &verdict.Err{Reason: verdict.DiscoveryFailed, Err: err}
+	}
+	r.eps = d.Merge(r.p.URLs)
+	return nil
+}
+
+func (r *runner) login(ctx context.Context) error {
+	for _, spec := range r.p.Canaries {
+		var (
+			toks *oauth.Tokens
+			err  error
+		)
+		switch r.p.LoginMethod {
+		case "authorization_code":
+			toks, err = oauth.CodeLogin(ctx, r.p.Transport, r.eps, r.p.LoginClient, r.p.RedirectURI, spec.Username, spec.Password, r.p.Scopes)
+		default:
+			toks, err = oauth.PasswordLogin(ctx, r.client, r.eps, r.p.LoginClient, spec.Username, spec.Password, r.p.Scopes)
+		}
+		if err != nil {
+			return verdict.Errorf(verdict.LoginFailed, "canary %s: %v", spec.Name, err)
+		}
+		cs := &canaryState{spec: spec, tokens: toks, client: httpx.Client(r.p.Transport, toks.Jar)}
+		cs.dc = &driver.Canary{Name: spec.Name, Username: spec.Username, Attributes: spec.Attributes, Tokens: toks, Jar: toks.Jar}
+		cs.remember(toks)
+		r.addSecrets(toks)
+		r.canarie = append(r.canarie, cs)
+	}
+	return nil
+}
+
+func (r *runner) addSecrets(t *oauth.Tokens) {
+	for _, s := range []secret.Secret{t.AccessToken, t.RefreshToken, t.IDToken} {
+		if !s.IsZero() {
+			r.secrets = append(r.secrets, s.Reveal())
+		}
+	}
+}
+
+// check is one observation of one canary's artifact.
+type check struct {
+	kind     verdict.Check
+	canary   *canaryState
+	resource *Resource
+	obs      verdict.Observation
+	lastErr  error
+	dead     bool
+}
+
+// plan decides which checks run: enabled, possible with the endpoints
+// known, and not "unchecked" in the profile.
+func (r *runner) plan() {
+	p := r.p
+	for _, cs := range r.canarie {
+		add := func(k verdict.Check, res *Resource) {
+			expect := p.Profile.Expect(k.Artifact())
+			if expect == verdict.Unchecked {
+				return
+			}
+			c := &check{kind: k, canary: cs, resource: res}
+			c.obs = verdict.Observation{Check: k, Artifact: k.Artifact(), Canary: cs.spec.Name, Expect: expect, Before: verdict.Skipped, After: verdict.Skipped}
+			r.checks = append(r.checks, c)
+		}
+		if p.Checks.Refresh {
+			add(verdict.RefreshGrant, nil)
+		}
+		if p.Checks.Introspection && r.eps.Introspection != "" {
+			add(verdict.Introspection, nil)
+		}
+		if p.Checks.Userinfo && r.eps.Userinfo != "" {
+			add(verdict.Userinfo, nil)
+		}
+		if p.Checks.PromptNone {
+			add(verdict.PromptNone, nil)
+		}
+		if p.Checks.SessionStatus {
+			add(verdict.SessionStatus, nil)
+		}
+		for i := range p.Checks.Resources {
+			add(verdict.ResourceCall, &p.Checks.Resources[i])
+		}
+	}
+}
+
+// observe makes one check. The refresh check keeps the newest tokens.
+func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
+	cs := c.canary
+	var (
+		alive bool
+		err   error
+	)
+	switch c.kind {
+	case verdict.RefreshGrant:
+		if cs.tokens.RefreshToken.IsZero() {
+			return verdict.Failed, errors.New("the login issued no refresh token")
+		}
+		var next *oauth.Tokens
+		alive, next, err = oauth.Refresh(ctx, r.client, r.eps, r.p.LoginClient, cs.tokens.RefreshToken)
+		if alive {
+			r.addSecrets(next)
+			cs.adopt(next)
+		}
+	case verdict.Introspection:
+		alive, err = oauth.Introspect(ctx, r.client, r.eps.Introspection, r.p.Introspector, cs.accessToken(), "access_token")
+	case verdict.Userinfo:
+		alive, err = oauth.Userinfo(ctx, r.client, r.eps.Userinfo, cs.accessToken(), r.p.Checks.UserinfoDeadStatus)
+	case verdict.PromptNone:
+		if cs.tokens.Jar == nil {
+			return verdict.Failed, errors.New("prompt=none needs a session-creating login (login.method: authorization_code)")
+		}
+		alive, err = oauth.PromptNone(ctx, cs.client, r.eps, r.p.LoginClient.ID, r.p.RedirectURI, r.p.Scopes)
+	case verdict.SessionStatus:
+		if cs.tokens.Jar == nil || r.eps.SessionStatus == "" {
+			return verdict.Failed, errors.New("session_status needs a session-creating login and a session_status URL")
+		}
+		alive, err = oauth.SessionStatus(ctx, cs.client, r.eps.SessionStatus)
+	case verdict.ResourceCall:
+		alive, err = oauth.Resource(ctx, r.client, c.resource.Method, c.resource.URL, cs.accessToken(), c.resource.DeadStatus)
+	}
+	if err != nil {
+		return verdict.Failed, err
+	}
+	if alive {
+		return verdict.Alive, nil
+	}
+	return verdict.Dead, nil
+}
+
+// positiveControl proves every planned check can see its artifact alive.
+// The refresh check runs first so the other checks look at the newest
+// access token.
+func (r *runner) positiveControl(ctx context.Context) error {
+	var dead []string
+	for _, c := range r.checks {
+		st, err := r.observe(ctx, c)
+		c.obs.Before = st
+		switch st {
+		case verdict.Failed:
+			return verdict.Errorf(c.kind.Unavailable(), "positive control, %s (canary %s): %v", c.kind, c.canary.spec.Name, err)
+		case verdict.Dead:
+			dead = append(dead, string(c.kind))
+		}
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	if len(dead) == len(r.checks) {
+		// Everything died between login and revocation: somebody else
+		// revoked the canary. Not our revocation, so no verdict.
+		return verdict.Errorf(verdict.Interference, "every check saw the canary's artifacts dead before the revocation (%s): another process revoked the canary", strings.Join(dead, ", "))
+	}
+	return verdict.Errorf(verdict.PositiveControlFailed, "before the revocation, %s saw a fresh token dead while other checks saw it alive: that check is misconfigured", strings.Join(dead, ", "))
+}
+
+func (r *runner) revoke(ctx context.Context) error {
+	env := &driver.Env{
+		HTTP:        r.client,
+		Endpoints:   r.eps,
+		URL:         r.p.EndpointURL,
+		Admin:       r.p.Admin,
+		LoginClient: r.p.LoginClient,
+	}
+	for _, cs := range r.canarie {
+		cs.revokedAT = cs.tokens.AccessToken
+		env.Canaries = append(env.Canaries, cs.dc)
+	}
+	r.residualValidity()
+	r.env = env
+	r.revoked = r.now()
+	if err := r.p.Driver.Revoke(ctx, env); err != nil {
+		return &verdict.Err{Reason: verdict.ReasonOf(err, verdict.RevokeHTTPError), Err: err}
+	}
+	return nil
+}
+
+// residualValidity records how long a JWT access token would still be
+// accepted by a resource server that validates it locally.
+func (r *runner) residualValidity() {
+	if len(r.canarie) == 0 {
+		return
+	}
+	claims := jwt.RegisteredClaims{}
+	// Unverified parse: only exp is read, for an informational gauge.
+	if _, _, err := jwt.NewParser().ParseUnverified(r.canarie[0].accessToken().Reveal(), &claims); err != nil || claims.ExpiresAt == nil {
+		return
+	}
+	left := time.Until(claims.ExpiresAt.Time).Seconds()
+	if left < 0 {
+		left = 0
+	}
+	r.run.ResidualValiditySeconds = &left
+}
+
+// verify polls every promised-dead check until it is seen dead or the
+// propagation deadline passes. The interval grows with the time since the
+// revocation (5 % of it, within PollInitial..PollMax), so the measured
+// latency is within about 5 % of the truth without hammering the IdP.
+func (r *runner) verify(ctx context.Context) error {
+	deadline := r.revoked.Add(r.p.Deadline)
+	var pending []*check
+	for _, c := range r.checks {
+		if c.obs.Expect == verdict.Dies {
+			pending = append(pending, c)
+		}
+	}
+	for {
+		var still []*check
+		for _, c := range pending {
+			sent := r.now()
+			st, err := r.observe(ctx, c)
+			c.obs.Polls++
+			if ctx.Err() != nil {
+				return verdict.Errorf(verdict.Timeout, "verification cut short by the run timeout (%s) before the propagation deadline", r.p.Timeout)
+			}
+			c.obs.After, c.lastErr = st, err
+			if st == verdict.Dead {
+				c.dead = true
+				lat := sent.Sub(r.revoked).Seconds()
+				c.obs.PropagationSeconds = &lat
+				continue
+			}
+			still = append(still, c)
+		}
+		pending = still
+		if len(pending) == 0 {
+			break
+		}
+		now := r.now()
+		if !now.Before(deadline) {
+			r.deadlineReached = true
+			break
+		}
+		wait := now.Sub(r.revoked) / 20
+		wait = max(r.p.PollInitial, min(wait, r.p.PollMax, deadline.Sub(now)))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return verdict.Errorf(verdict.Timeout, "verification cut short by the run timeout (%s) before the propagation deadline", r.p.Timeout)
+		case <-t.C:
+		}
+	}
+	// Artifacts promised to survive are looked at once: found dead is
+	// drift (the IdP changed behaviour), never a failure.
+	for _, c := range r.checks {
+		if c.obs.Expect != verdict.Survives {
+			continue
+		}
+		st, err := r.observe(ctx, c)
+		c.obs.Polls++
+		c.obs.After, c.lastErr = st, err
+		if st == verdict.Dead {
+			c.obs.Drift = true
+			c.dead = true
+		}
+	}
+	return nil
+}
+
+// judge turns the observations into the verdict. Order matters: a
+// promised artifact alive at the deadline is a fail even if another check
+// errored (revocation is proven not enforced); an error with nothing alive
+// is an error; only then a pass.
+func (r *runner) judge() {
+	run := r.run
+	var failed, errored *check
+	var slowest float64
+	all := true
+	for _, c := range r.checks {
+		if c.obs.Expect != verdict.Dies {
+			continue
+		}
+		switch {
+		case c.dead:
+			if s := *c.obs.PropagationSeconds; s > slowest {
+				slowest = s
+			}
+		case c.obs.After == verdict.Alive && r.deadlineReached:
+			all = false
+			if failed == nil || artifactRank(c.obs.Artifact) < artifactRank(failed.obs.Artifact) {
+				failed = c
+			}
+		default:
+			all = false
+			if errored == nil {
+				errored = c
+			}
+		}
+	}
+	promised := 0
+	for _, c := range r.checks {
+		if c.obs.Expect == verdict.Dies {
+			promised++
+		}
+	}
+	switch {
+	case failed != nil:
+		run.Result, run.Reason = verdict.Fail, failed.obs.Artifact.StillAlive()
+		run.Detail = fmt.Sprintf("%s of canary %s was still alive %s after the revocation (%s check, %d polls)",
+			failed.obs.Artifact, failed.canary.spec.Name, r.p.Deadline, failed.kind, failed.obs.Polls)
+	case errored != nil:
+		run.Result, run.Reason = verdict.Error, errored.kind.Unavailable()
+		run.Detail = fmt.Sprintf("%s check (canary %s) could not observe the artifact: %v", errored.kind, errored.canary.spec.Name, errored.lastErr)
+	case promised == 0:
+		// Nothing was promised dead, or nothing could check it: no proof.
+		run.Result, run.Reason = verdict.Error, verdict.ConfigError
+		run.Detail = "no enabled check verifies anything this endpoint promises to kill"
+	case all:
+		run.Result, run.Reason = verdict.Pass, verdict.ReasonNone
+		run.PropagationSeconds = &slowest
+	}
+	for _, c := range r.checks {
+		if c.obs.Drift {
+			run.Drift = appendUnique(run.Drift, c.obs.Artifact)
+		}
+	}
+}
+
+func artifactRank(a verdict.Artifact) int {
+	for i, x := range verdict.Artifacts {
+		if x == a {
+			return i
+		}
+	}
+	return len(verdict.Artifacts)
+}
+
+func appendUnique(list []verdict.Artifact, a verdict.Artifact) []verdict.Artifact {
+	for _, x := range list {
+		if x == a {
+			return list
+		}
+	}
+	return append(list, a)
+}
+
+// cleanup revokes, through RFC 7009 with the canaries' own client, every
+// token this run issued that was not seen dead, so a failed run leaves no
+// live canary token behind.
+func (r *runner) cleanup(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, cleanupTimeout)
+	defer cancel()
+	_ = r.step(verdict.StepCleanup, func() error {
+		defer r.restore(ctx)
+		var live []issuedToken
+		for _, cs := range r.canarie {
+			// Tokens a check saw dead need no revocation.
+			deadAT, deadRT := false, false
+			for _, c := range r.checks {
+				if c.canary == cs && c.dead {
+					deadAT = deadAT || c.obs.Artifact == verdict.AccessToken
+					deadRT = deadRT || c.obs.Artifact == verdict.RefreshToken
+				}
+			}
+			for _, t := range cs.issued {
+				if t.dead || (deadAT && t.hint == "access_token" && t.value == cs.accessToken()) ||
+					(deadRT && t.hint == "refresh_token" && t.value == cs.tokens.RefreshToken) {
+					continue
+				}
+				live = append(live, t)
+			}
+		}
+		if len(live) == 0 {
+			r.run.Cleanup = "nothing left alive"
+			return nil
+		}
+		if r.eps.Revocation == "" {
+			r.run.Cleanup = fmt.Sprintf("no revocation_endpoint: %d tokens left to expire", len(live))
+			return errors.New(r.run.Cleanup)
+		}
+		// Refresh tokens first: revoking one kills its grant on most servers.
+		var errs []string
+		for _, hint := range []string{"refresh_token", "access_token"} {
+			for _, t := range live {
+				if t.hint != hint {
+					continue
+				}
+				if err := oauth.RevokeToken(ctx, r.client, r.eps.Revocation, r.p.LoginClient, t.value, t.hint); err != nil {
+					errs = append(errs, err.Error())
+				}
+			}
+		}
+		if len(errs) > 0 {
+			r.run.Cleanup = fmt.Sprintf("revoked %d of %d tokens: %s", len(live)-len(errs), len(live), errs[0])
+			return errors.New(r.run.Cleanup)
+		}
+		r.run.Cleanup = fmt.Sprintf("revoked %d tokens through RFC 7009", len(live))
+		return nil
+	})
+}
+
+// restore undoes a revocation that changed the canary itself (driver.Restorer),
+// after every run whose revoke call was made; its outcome joins the clean-up text.
+func (r *runner) restore(ctx context.Context) {
+	rs, ok := r.p.Driver.(driver.Restorer)
+	if !ok || r.env == nil {
+		return
+	}
+	if err := rs.Restore(ctx, r.env); err != nil {
+		r.run.Cleanup += "; restoring the canaries FAILED (the next login may fail): " + err.Error()
+		return
+	}
+	r.run.Cleanup += "; canaries restored"
+}
+
+// finish fills the record's observations, fingerprints and trace, and
+// scrubs every known secret from its text.
+func (r *runner) finish() {
+	run := r.run
+	run.Duration = r.now().Sub(run.Started)
+	for _, c := range r.checks {
+		if c.lastErr != nil && c.obs.After == verdict.Failed {
+			c.obs.Detail = c.lastErr.Error()
+		}
+		run.Checks = append(run.Checks, c.obs)
+	}
+	run.Fingerprints = map[string]string{}
+	for _, cs := range r.canarie {
+		if !cs.accessToken().IsZero() {
+			run.Fingerprints[cs.spec.Name+"/access_token"] = fingerprint(cs.accessToken().Reveal())
+		}
+		if !cs.tokens.RefreshToken.IsZero() {
+			run.Fingerprints[cs.spec.Name+"/refresh_token"] = fingerprint(cs.tokens.RefreshToken.Reveal())
+		}
+	}
+	run.Requests = r.trace.Requests()
+	scrub := func(s string) string {
+		for _, v := range r.secrets {
+			if len(v) >= 4 {
+				s = strings.ReplaceAll(s, v, secret.Redacted)
+			}
+		}
+		return s
+	}
+	run.Detail = scrub(run.Detail)
+	run.Cleanup = scrub(run.Cleanup)
+	for i := range run.Checks {
+		run.Checks[i].Detail = scrub(run.Checks[i].Detail)
+	}
+	for i := range run.Steps {
+		run.Steps[i].Error = scrub(run.Steps[i].Error)
+	}
+	for i := range run.Requests {
+		run.Requests[i].Error = scrub(run.Requests[i].Error)
+	}
+}
+
+func collectSecrets(p *Probe) []string {
+	var out []string
+	for _, a := range []*oauth.ClientAuth{p.Admin, p.Introspector, p.LoginClient} {
+		if a != nil && !a.Secret.IsZero() {
+			out = append(out, a.Secret.Reveal())
+		}
+	}
+	for _, c := range p.Canaries {
+		if !c.Password.IsZero() {
+			out = append(out, c.Password.Reveal())
+		}
+	}
+	return out
+}
+
+// fingerprint is a short hash that identifies a token in evidence without
+// revealing it.
+func fingerprint(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:6])
+}
+
+func newRunID() string {
+	return time.Now().UTC().Format("20060102T150405") + "-" + oauth.RandomString(6)
+}

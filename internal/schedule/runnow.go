@@ -1,0 +1,60 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+// TryAcquirer is a Coordinator that can take a probe's canary without
+// waiting: the status page's "run now" must be refused, not queued, while
+// another run holds the canary. LocalCoordinator implements it; a
+// cross-replica backend implements it to offer "run now".
+type TryAcquirer interface {
+	// TryAcquire takes the canary if it is free right now; release must
+	// be called after the run.
+	TryAcquire(p *probe.Probe) (release func(), ok bool)
+}
+
+var (
+	// ErrNoProbe is returned by RunNow for an unknown probe id.
+	ErrNoProbe = errors.New("no such probe")
+	// ErrNoTryAcquire is returned by RunNow when the coordinator cannot
+	// take a canary without waiting.
+	ErrNoTryAcquire = errors.New("this coordination backend does not support run now")
+)
+
+// RunNow runs the loaded probe id ("target/endpoint") at once, outside its
+// schedule, if its canary is free; it returns ErrBusy otherwise. The run is
+// recorded through the recorders like a scheduled one (with no tick). It
+// runs on the scheduler's context, so a caller that goes away does not
+// cut it short; Shutdown does.
+func (s *Scheduler) RunNow(ctx context.Context, id string) (*verdict.Run, error) {
+	p := s.Probe(id)
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoProbe, id)
+	}
+	ta, ok := s.opts.Coordinator.(TryAcquirer)
+	if !ok {
+		return nil, ErrNoTryAcquire
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	release, ok := ta.TryAcquire(p)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", id, ErrBusy)
+	}
+	defer release()
+	run := s.opts.Run(s.ctx, p)
+	run.Replica = s.opts.Replica
+	for _, r := range s.opts.Recorders {
+		r.Record(run)
+	}
+	s.opts.Logger.Info("probe run now", "probe", p.ID(), "run_id", run.ID, "result", run.Result, "reason", run.Reason, "duration", run.Duration.Round(time.Millisecond))
+	return run, nil
+}

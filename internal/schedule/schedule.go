@@ -1,0 +1,292 @@
+// Package schedule runs probes on their intervals with gocron: one job per
+// probe, no overlap (a tick that finds the previous run still going is
+// skipped and counted), a deterministic start offset per probe so restarts
+// do not bunch probes together, and at most one run at a time per canary.
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
+
+	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+// Skip reasons, the closed list of the skipped-runs counter.
+const (
+	SkipOverlap          = "overlap"           // the previous run of this probe was still running
+	SkipCanaryBusy       = "canary_busy"       // another probe held the canary for too long
+	SkipNotLeader        = "not_leader"        // another replica owns this tick
+	SkipCoordinationDown = "coordination_down" // the coordination backend is unreachable
+)
+
+// Recorder receives every finished run (metrics, evidence, status page).
+type Recorder interface {
+	Record(*verdict.Run)
+}
+
+// Coordinator decides whether this replica runs a tick and keeps runs on
+// one canary apart. The default is in-process; the Redis and Kubernetes
+// backends span replicas.
+type Coordinator interface {
+	// Acquire blocks until this replica holds the canary for the tick, or
+	// returns a skip reason. release must be called after the run.
+	Acquire(ctx context.Context, p *probe.Probe, tick time.Time) (release func(), skip string, err error)
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	Recorders   []Recorder
+	Skipped     func(target, endpoint, reason string)
+	Coordinator Coordinator // nil: LocalCoordinator
+	// Replica names this process in run records.
+	Replica string
+	Logger  *slog.Logger
+	// Run is the run function; nil is probe.Run (tests inject their own).
+	Run func(context.Context, *probe.Probe) *verdict.Run
+	// Now and the scheduler options let tests use a fake clock.
+	Now          func() time.Time
+	GocronOption []gocron.SchedulerOption
+}
+
+// Scheduler owns the gocron scheduler and the probes' jobs.
+type Scheduler struct {
+	opts   Options
+	cron   gocron.Scheduler
+	mu     sync.Mutex
+	jobs   map[string]gocron.Job      // probe id → job
+	byJob  map[uuid.UUID]*probe.Probe // for the skip monitor
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New creates a stopped scheduler.
+func New(opts Options) (*Scheduler, error) {
+	if opts.Run == nil {
+		opts.Run = probe.Run
+	}
+	if opts.Coordinator == nil {
+		opts.Coordinator = NewLocalCoordinator()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Scheduler{opts: opts, jobs: map[string]gocron.Job{}, byJob: map[uuid.UUID]*probe.Probe{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	gopts := append([]gocron.SchedulerOption{gocron.WithMonitor(skipMonitor{s})}, opts.GocronOption...)
+	cron, err := gocron.NewScheduler(gopts...)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	s.cron = cron
+	return s, nil
+}
+
+// Offset is the probe's deterministic start offset within its interval:
+// a hash of its id, so a restart keeps the spread and 10,000 probes do not
+// all start at second zero.
+func Offset(id string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// TickAt is the tick a run at now belongs to: ticks sit at
+// k·interval + offset in Unix time, the same on every replica and after
+// every restart, which is what lets replicas agree on "this tick".
+func TickAt(now time.Time, id string, interval time.Duration) time.Time {
+	off := int64(Offset(id, interval))
+	n := now.UnixNano() - off
+	k := n / int64(interval)
+	if n < 0 && n%int64(interval) != 0 {
+		k-- // floor, not truncation toward zero
+	}
+	return time.Unix(0, k*int64(interval)+off)
+}
+
+// FirstTick is the first tick at or after now.
+func FirstTick(now time.Time, id string, interval time.Duration) time.Time {
+	t := TickAt(now, id, interval)
+	if t.Before(now) {
+		t = t.Add(interval)
+	}
+	return t
+}
+
+// Load replaces every job with the given probes (startup and reload).
+func (s *Scheduler) Load(probes []*probe.Probe) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, j := range s.jobs {
+		if err := s.cron.RemoveJob(j.ID()); err != nil {
+			return fmt.Errorf("removing job %s: %w", id, err)
+		}
+	}
+	s.jobs = map[string]gocron.Job{}
+	s.byJob = map[uuid.UUID]*probe.Probe{}
+	now := s.opts.Now()
+	for _, p := range probes {
+		p := p
+		start := FirstTick(now, p.ID(), p.Interval)
+		j, err := s.cron.NewJob(
+			gocron.DurationJob(p.Interval),
+			gocron.NewTask(func() { s.tick(p) }),
+			gocron.WithName(p.ID()),
+			gocron.WithSingletonMode(gocron.LimitModeReschedule),
+			gocron.WithStartAt(gocron.WithStartDateTime(start)),
+		)
+		if err != nil {
+			return fmt.Errorf("scheduling %s: %w", p.ID(), err)
+		}
+		s.jobs[p.ID()] = j
+		s.byJob[j.ID()] = p
+	}
+	return nil
+}
+
+// Start starts the scheduler.
+func (s *Scheduler) Start() { s.cron.Start() }
+
+// Shutdown stops scheduling and waits for running probes.
+func (s *Scheduler) Shutdown() error {
+	s.cancel()
+	return s.cron.Shutdown()
+}
+
+// tick is one scheduled run. The tick time is the run's slot: replicas
+// agree on it, which is what lets coordination run each tick once.
+func (s *Scheduler) tick(p *probe.Probe) {
+	// gocron fires a little after the slot; the slot is the tick.
+	tick := TickAt(s.opts.Now().Add(p.Interval/100), p.ID(), p.Interval)
+	_, skip, err := s.RunOnce(s.ctx, p, tick)
+	if err != nil {
+		s.opts.Logger.Warn("probe not run", "probe", p.ID(), "reason", skip, "err", err)
+	}
+	if skip != "" && s.opts.Skipped != nil {
+		s.opts.Skipped(p.Target, p.Endpoint, skip)
+	}
+}
+
+// ErrBusy is returned by RunNow when the canary is in use.
+var ErrBusy = errors.New("the canary is in use by another run")
+
+// RunOnce runs p now under the coordinator, records the run and returns
+// it; or returns the skip reason when it did not run.
+func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time) (*verdict.Run, string, error) {
+	release, skip, err := s.opts.Coordinator.Acquire(ctx, p, tick)
+	if skip != "" || err != nil {
+		return nil, skip, err
+	}
+	defer release()
+	run := s.opts.Run(ctx, p)
+	run.Replica = s.opts.Replica
+	if !tick.IsZero() {
+		run.Tick = &tick
+	}
+	for _, r := range s.opts.Recorders {
+		r.Record(run)
+	}
+	s.opts.Logger.Info("probe run", "probe", p.ID(), "run_id", run.ID, "result", run.Result, "reason", run.Reason, "duration", run.Duration.Round(time.Millisecond))
+	return run, "", nil
+}
+
+// Probe finds a loaded probe by id.
+func (s *Scheduler) Probe(id string) *probe.Probe {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.byJob {
+		if p.ID() == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// skipMonitor turns gocron's singleton reschedules into skip counts.
+type skipMonitor struct{ s *Scheduler }
+
+func (m skipMonitor) IncrementJob(id uuid.UUID, _ string, _ []string, status gocron.JobStatus) {
+	if status != gocron.SingletonRescheduled || m.s.opts.Skipped == nil {
+		return
+	}
+	m.s.mu.Lock()
+	p := m.s.byJob[id]
+	m.s.mu.Unlock()
+	if p != nil {
+		m.s.opts.Skipped(p.Target, p.Endpoint, SkipOverlap)
+	}
+}
+
+func (skipMonitor) RecordJobTiming(time.Time, time.Time, uuid.UUID, string, []string) {}
+
+// LocalCoordinator keeps runs on one canary apart within this process. A
+// run waits for the canary up to the probe's interval minus its timeout,
+// then gives up the tick as canary_busy.
+type LocalCoordinator struct {
+	mu    sync.Mutex
+	locks map[string]chan struct{}
+}
+
+// NewLocalCoordinator returns an in-process coordinator.
+func NewLocalCoordinator() *LocalCoordinator {
+	return &LocalCoordinator{locks: map[string]chan struct{}{}}
+}
+
+func (l *LocalCoordinator) sem(key string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.locks[key]
+	if !ok {
+		c = make(chan struct{}, 1)
+		l.locks[key] = c
+	}
+	return c
+}
+
+// Acquire implements Coordinator.
+func (l *LocalCoordinator) Acquire(ctx context.Context, p *probe.Probe, _ time.Time) (func(), string, error) {
+	sem := l.sem(p.CanaryKey())
+	wait := p.Interval - p.Timeout
+	if wait <= 0 {
+		wait = time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, "", nil
+	case <-t.C:
+		return nil, SkipCanaryBusy, nil
+	case <-ctx.Done():
+		return nil, SkipCanaryBusy, ctx.Err()
+	}
+}
+
+// TryAcquire takes the canary only if it is free (the status page's
+// run-now button must not queue behind a running probe).
+func (l *LocalCoordinator) TryAcquire(p *probe.Probe) (func(), bool) {
+	sem := l.sem(p.CanaryKey())
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, true
+	default:
+		return nil, false
+	}
+}
+
+// RecorderFunc adapts a function to Recorder.
+type RecorderFunc func(*verdict.Run)
+
+// Record implements Recorder.
+func (f RecorderFunc) Record(r *verdict.Run) { f(r) }

@@ -1,0 +1,66 @@
+package secret
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestSecretNeverPrints(t *testing.T) {
+	const value = "hunter2-very-secret"
+	s := struct {
+		Name string
+		Pw   Secret
+		Ptr  *Secret
+	}{"x", New(value), func() *Secret { v := New(value); return &v }()}
+
+	var outputs []string
+	outputs = append(outputs, fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s %q", s, s, s, s.Pw, s.Pw))
+	j, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs = append(outputs, string(j))
+	y, err := yaml.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs = append(outputs, string(y))
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("msg", "pw", s.Pw, "all", s)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("msg", "pw", s.Pw)
+	outputs = append(outputs, buf.String())
+
+	for _, out := range outputs {
+		if strings.Contains(out, value) {
+			t.Errorf("secret leaked: %s", out)
+		}
+		if !strings.Contains(out, Redacted) && !strings.Contains(out, `\u003csecret\u003e`) {
+			t.Errorf("expected %s in %s", Redacted, out)
+		}
+	}
+	if s.Pw.Reveal() != value {
+		t.Fatal("Reveal lost the value")
+	}
+}
+
+func TestSecretUnmarshalYAML(t *testing.T) {
+	var v struct {
+		A, B, C Secret
+	}
+	if err := yaml.Unmarshal([]byte("a: 'p#ss: word'\nb: ~\nc: |\n  two\n  lines\n"), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.A.Reveal() != "p#ss: word" || !v.B.IsZero() || v.C.Reveal() != "two\nlines\n" {
+		t.Fatalf("got %q %q %q", v.A.Reveal(), v.B.Reveal(), v.C.Reveal())
+	}
+	err := yaml.Unmarshal([]byte("a: [hunter2]\n"), &v)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("want an error without the value, got %v", err)
+	}
+}
