@@ -66,11 +66,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "idpsim":
 		return cmdIdpsim(rest, stdout, stderr)
 	case "drivers":
-		for _, k := range driver.Kinds() {
-			info, _ := driver.Lookup(k)
-			fmt.Fprintf(stdout, "%-36s %s\n", k, info.Summary)
-		}
-		return 0
+		return cmdDrivers(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "revprober", Version, revision())
 		return 0
@@ -207,6 +203,46 @@ func serveDaemon(d *daemon.Daemon, addr string, log *slog.Logger) int {
 		return 1
 	}
 	return 0
+}
+
+// cmdDrivers lists the drivers; --markdown prints the README's table of
+// what each endpoint promises, straight from the drivers' own profiles.
+func cmdDrivers(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("drivers", stderr)
+	md := fs.Bool("markdown", false, "print a Markdown table of the drivers' expectation profiles")
+	if err := fs.Parse(args); err != nil {
+		return ExitConfig
+	}
+	if !*md {
+		for _, k := range driver.Kinds() {
+			info, _ := driver.Lookup(k)
+			fmt.Fprintf(stdout, "%-36s %s\n", k, info.Summary)
+		}
+		return 0
+	}
+	fmt.Fprint(stdout, driverTable())
+	return 0
+}
+
+func driverTable() string {
+	var b strings.Builder
+	b.WriteString("| driver | endpoint | access token | refresh token | OP session | resource | async |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, k := range driver.Kinds() {
+		info, _ := driver.Lookup(k)
+		d, err := driver.Build(k, nil)
+		if err != nil {
+			continue
+		}
+		p := d.Profile()
+		async := ""
+		if p.Async {
+			async = "yes"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", k, strings.ReplaceAll(info.Summary, "|", "\\|"),
+			p.Expect("access_token"), p.Expect("refresh_token"), p.Expect("session"), p.Expect("resource"), async)
+	}
+	return b.String()
 }
 
 // multiFlag collects a repeated flag.

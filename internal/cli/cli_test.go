@@ -81,7 +81,7 @@ func TestCheckConfig(t *testing.T) {
 		"    canary: {username: u, password: p}",
 		"    endpoints:",
 		"      - driver: no-such-driver", // line 10
-		"    colour: blue", // line 11: unknown key
+		"    colour: blue",               // line 11: unknown key
 	}, "\n")
 	if err := os.WriteFile(bad, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -63,9 +63,34 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	if err := d.result(); err != nil {
 		return nil, err
 	}
+	resolvePaths(&c, filepath.Dir(name))
 	sum := sha256.Sum256(data)
 	c.Path, c.Digest = name, hex.EncodeToString(sum[:])
 	return &c, nil
+}
+
+// resolvePaths anchors every relative file path at the config file's
+// directory, as Prometheus does: the config means the same thing whatever
+// the daemon's working directory.
+func resolvePaths(c *Config, dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.Evidence.Path)
+	abs(&c.Evidence.SigningKeyFile)
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		abs(&t.TLS.CAFile)
+		abs(&t.TLS.CertFile)
+		abs(&t.TLS.KeyFile)
+		abs(&t.AdminClient.PrivateKeyFile)
+		abs(&t.Login.Client.PrivateKeyFile)
+		if t.IntrospectionClient != nil {
+			abs(&t.IntrospectionClient.PrivateKeyFile)
+		}
+	}
 }
 
 // parseDocument returns the document's root node, nil for an empty file.

@@ -540,3 +540,28 @@ func TestAliasBomb(t *testing.T) {
 		}
 	}
 }
+
+func TestRelativePathsFollowTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte(`
+evidence: {path: evidence/revprober.jsonl}
+targets:
+  - name: t
+    issuer: https://idp.example.com
+    tls: {ca_file: certs/ca.pem}
+    admin_client: {client_id: a, client_secret: s, auth_method: client_secret_basic}
+    login: {client: {client_id: c, client_secret: s}}
+    canary: {username: u, password: p}
+    endpoints: [{driver: x}]
+`)
+	c, err := Parse(filepath.Join(dir, "revprober.yml"), data, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "evidence/revprober.jsonl"); c.Evidence.Path != want {
+		t.Errorf("evidence.path = %q, want %q", c.Evidence.Path, want)
+	}
+	if want := filepath.Join(dir, "certs/ca.pem"); c.Targets[0].TLS.CAFile != want {
+		t.Errorf("tls.ca_file = %q, want %q", c.Targets[0].TLS.CAFile, want)
+	}
+}
