@@ -124,6 +124,10 @@ func FirstTick(now time.Time, id string, interval time.Duration) time.Time {
 	return t
 }
 
+// startMargin keeps a first tick from falling into the past between
+// computing it and handing it to gocron.
+const startMargin = 50 * time.Millisecond
+
 // Load replaces every job with the given probes (startup and reload).
 func (s *Scheduler) Load(probes []*probe.Probe) error {
 	s.mu.Lock()
@@ -135,10 +139,12 @@ func (s *Scheduler) Load(probes []*probe.Probe) error {
 	}
 	s.jobs = map[string]gocron.Job{}
 	s.byJob = map[uuid.UUID]*probe.Probe{}
-	now := s.opts.Now()
 	for _, p := range probes {
 		p := p
-		start := FirstTick(now, p.ID(), p.Interval)
+		// Per probe, with a margin: loading 10,000 probes takes long
+		// enough that a start computed once up front is in the past for
+		// the last ones, and gocron refuses a start in the past.
+		start := FirstTick(s.opts.Now().Add(startMargin), p.ID(), p.Interval)
 		j, err := s.cron.NewJob(
 			gocron.DurationJob(p.Interval),
 			gocron.NewTask(func() { s.tick(p) }),

@@ -1,0 +1,162 @@
+package schedule
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+func testProbe(target string, interval time.Duration) *probe.Probe {
+	return &probe.Probe{Target: target, Endpoint: "e", Interval: interval, Timeout: interval / 2,
+		Canaries: []probe.Canary{{Username: "canary-" + target}}}
+}
+
+// TestTicksAreStableAndSpread: ticks sit on a fixed grid per probe (the
+// same after a restart, on every replica), and 1,000 probes spread over
+// the interval instead of bunching at second zero.
+func TestTicksAreStableAndSpread(t *testing.T) {
+	const interval = time.Minute
+	now := time.Date(2026, 11, 22, 10, 0, 7, 0, time.UTC)
+	buckets := make([]int, 6) // 10 s buckets
+	for i := 0; i < 1000; i++ {
+		id := fmt.Sprintf("target-%d/e", i)
+		first := FirstTick(now, id, interval)
+		if first.Before(now) || !first.Before(now.Add(interval)) {
+			t.Fatalf("%s: first tick %s not within one interval of %s", id, first, now)
+		}
+		if again := FirstTick(now.Add(3*time.Second), id, interval); again.Sub(first)%interval != 0 {
+			t.Fatalf("%s: a restart moved the grid: %s then %s", id, first, again)
+		}
+		if got := TickAt(first.Add(interval/3), id, interval); !got.Equal(first) {
+			t.Fatalf("%s: TickAt inside the slot = %s, want %s", id, got, first)
+		}
+		buckets[first.Sub(now)/(10*time.Second)]++
+	}
+	for i, n := range buckets {
+		if n < 100 { // uniform would be ~167 per bucket
+			t.Errorf("bucket %d has %d of 1000 probes: offsets bunch (%v)", i, n, buckets)
+		}
+	}
+}
+
+// TestSchedulerRunsEachProbeAndSkipsOverlap drives the scheduler with a
+// fake clock: every probe runs on its ticks, runs on one canary never
+// overlap, and a run that outlasts its interval makes the next tick a
+// counted skip rather than a second concurrent run.
+func TestSchedulerRunsEachProbeAndSkipsOverlap(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	var (
+		mu       sync.Mutex
+		runs     = map[string]int{}
+		inFlight atomic.Int32
+		maxSeen  atomic.Int32
+		skips    = map[string]int{}
+	)
+	release := make(chan struct{})
+	slow := testProbe("slow", 10*time.Second)
+	fast := testProbe("fast", 10*time.Second)
+	fast.Canaries = slow.Canaries // same canary: must never overlap
+	s, err := New(Options{
+		Now:          clock.Now,
+		GocronOption: []gocron.SchedulerOption{gocron.WithClock(clock)},
+		Skipped: func(target, _, reason string) {
+			mu.Lock()
+			skips[target+"/"+reason]++
+			mu.Unlock()
+		},
+		Run: func(_ context.Context, p *probe.Probe) *verdict.Run {
+			n := inFlight.Add(1)
+			for {
+				m := maxSeen.Load()
+				if n <= m || maxSeen.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			if p.Target == "slow" {
+				<-release
+			}
+			inFlight.Add(-1)
+			mu.Lock()
+			runs[p.Target]++
+			mu.Unlock()
+			return &verdict.Run{Target: p.Target, Endpoint: p.Endpoint, Result: verdict.Pass}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load([]*probe.Probe{slow, fast}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Shutdown()
+
+	// Advance through three intervals while the slow run holds the canary.
+	for i := 0; i < 30; i++ {
+		clock.Advance(time.Second)
+		runtime.Gosched()
+	}
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return skips["slow/overlap"] >= 1
+	}, "an overlap skip of the slow probe")
+	close(release)
+	for i := 0; i < 30; i++ {
+		clock.Advance(time.Second)
+		runtime.Gosched()
+	}
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return runs["slow"] >= 1 && runs["fast"] >= 1
+	}, "both probes to run")
+	if maxSeen.Load() > 1 {
+		t.Fatalf("%d runs on one canary overlapped", maxSeen.Load())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, bounded
+	}
+}
+
+// BenchmarkLoad10k measures what 10,000 idle probes cost the scheduler:
+// the time to (re)load them, and that idle probes hold no goroutine each.
+func BenchmarkLoad10k(b *testing.B) {
+	probes := make([]*probe.Probe, 10000)
+	for i := range probes {
+		probes[i] = testProbe(fmt.Sprintf("tenant-%05d", i), time.Minute)
+	}
+	for i := 0; i < b.N; i++ {
+		s, err := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Run: func(context.Context, *probe.Probe) *verdict.Run { return &verdict.Run{} }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		g0 := runtime.NumGoroutine()
+		if err := s.Load(probes); err != nil {
+			b.Fatal(err)
+		}
+		s.Start()
+		b.ReportMetric(float64(runtime.NumGoroutine()-g0), "goroutines-added")
+		_ = s.Shutdown()
+	}
+}
