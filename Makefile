@@ -6,6 +6,7 @@ GO       ?= go
 BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/revprober/revprober/internal/cli.Version=$(VERSION)
+SHELL    := /bin/bash
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
@@ -55,6 +56,25 @@ tools-redis: apt-updated
 
 tools-chromium: apt-updated
 	@command -v chromium >/dev/null || $(APT) install -y -qq --no-install-recommends chromium
+
+## promtool checks and unit-tests the shipped alert rules; Go tests hold rules and dashboards to the emitted metrics
+test-rules: tools-prometheus
+	promtool check rules dashboards/revprober.rules.yml
+	promtool test rules dashboards/revprober-rules.test.yml
+
+## a real Prometheus scrapes a real `revprober run`; RevocationNotEnforced fires and resolves (~3.5 min)
+test-e2e: build tools-prometheus
+	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober $(GO) test -tags e2e -count=1 -timeout 10m -run TestPrometheusAlerts -v ./test/e2e/
+
+## real identity providers written by others: panva oidc-provider (npm) and zitadel/oidc (Go), on 127.0.0.1
+test-idps: build
+	cd test/idps/oidc-provider && npm ci --no-audit --no-fund --loglevel=error
+	cd test/idps/zitadel && $(GO) build -o $(CURDIR)/$(BIN)/zitadel-op .
+	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober ZITADEL_OP=$(CURDIR)/$(BIN)/zitadel-op $(GO) test -tags idps -count=1 ./test/idps/
+
+## the status page in headless Chromium (screenshots in test/artifacts/)
+test-browser: tools-chromium
+	CGO_ENABLED=1 $(GO) test -race -count=1 -tags browser ./test/browser/
 
 docker:
 	docker build -t revprober:$(VERSION) .

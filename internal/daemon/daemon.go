@@ -99,10 +99,11 @@ func (d *Daemon) reload() error {
 	for _, p := range probes {
 		keys = append(keys, metrics.ProbeKey{Target: p.Target, Endpoint: p.Endpoint, Interval: p.Interval})
 	}
+	// Series first: a run recorded right after Load finds them at zero.
+	d.Metrics.SetProbes(keys)
 	if err := d.Sched.Load(probes); err != nil {
 		return err
 	}
-	d.Metrics.SetProbes(keys)
 	d.mu.Lock()
 	d.cfg, d.probes, d.ready = cfg, probes, true
 	d.mu.Unlock()

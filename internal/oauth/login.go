@@ -193,30 +193,37 @@ func parseForms(body []byte) []*form {
 		return nil
 	}
 	var forms []*form
+	byID := map[string]*form{}
+	var outside []*html.Node // controls after their form, tied by form="id"
 	var cur *form
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
+			owner := cur
+			if id := attr(n, "form"); id != "" && (n.Data == "input" || n.Data == "button") {
+				if owner = byID[id]; owner == nil {
+					outside = append(outside, n)
+				}
+			}
 			switch n.Data {
 			case "form":
 				cur = &form{action: attr(n, "action"), method: attr(n, "method"), values: url.Values{}}
 				forms = append(forms, cur)
+				if id := attr(n, "id"); id != "" {
+					byID[id] = cur
+				}
 				for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {
 					walk(ch)
 				}
 				cur = nil
 				return
 			case "input":
-				if cur != nil {
-					addInput(cur, n)
+				if owner != nil {
+					addInput(owner, n)
 				}
 			case "button":
-				if cur != nil && (attr(n, "type") == "" || strings.EqualFold(attr(n, "type"), "submit")) {
-					cur.submits++
-					// The first submit button's value is what a click sends.
-					if name := attr(n, "name"); name != "" && cur.submits == 1 {
-						cur.values.Set(name, attr(n, "value"))
-					}
+				if owner != nil {
+					addButton(owner, n)
 				}
 			}
 		}
@@ -225,7 +232,39 @@ func parseForms(body []byte) []*form {
 		}
 	}
 	walk(doc)
+	// A control may name a form that comes later in the page.
+	for _, n := range outside {
+		if f := byID[attr(n, "form")]; f != nil {
+			if n.Data == "button" {
+				addButton(f, n)
+			} else {
+				addInput(f, n)
+			}
+		}
+	}
 	return forms
+}
+
+func addButton(f *form, n *html.Node) {
+	if t := attr(n, "type"); t != "" && !strings.EqualFold(t, "submit") {
+		return
+	}
+	f.submits++
+	// The first submit button's value is what a click sends.
+	if name := attr(n, "name"); name != "" && f.submits == 1 {
+		f.values.Set(name, attr(n, "value"))
+	}
+}
+
+// ConfirmForm finds a confirmation form on a page (a logout or consent
+// prompt: a form with a submit control and no password field) and returns
+// where and how a click on its first button would submit it.
+func ConfirmForm(page []byte) (action, method string, values url.Values, ok bool) {
+	f, kind := pickForm(parseForms(page))
+	if kind != consentForm {
+		return "", "", nil, false
+	}
+	return f.action, f.method, f.values, true
 }
 
 func addInput(f *form, n *html.Node) {

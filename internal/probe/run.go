@@ -350,7 +350,11 @@ func (r *runner) revoke(ctx context.Context) error {
 	r.env = env
 	r.revoked = r.now()
 	if err := r.p.Driver.Revoke(ctx, env); err != nil {
-		return &verdict.Err{Reason: verdict.ReasonOf(err, verdict.RevokeHTTPError), Err: err}
+		var withReason *verdict.Err
+		if errors.As(err, &withReason) {
+			return err
+		}
+		return &verdict.Err{Reason: verdict.RevokeHTTPError, Err: err}
 	}
 	return nil
 }

@@ -18,7 +18,12 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return ""
 	},
-	"ms": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"ms": func(d time.Duration) string {
+		if d < time.Millisecond {
+			return d.Round(10 * time.Microsecond).String()
+		}
+		return d.Round(time.Millisecond).String()
+	},
 	"ts": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"

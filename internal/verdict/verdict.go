@@ -293,7 +293,9 @@ type Err struct {
 	Err    error
 }
 
-func (e *Err) Error() string { return fmt.Sprintf("%s: %v", e.Reason, e.Err) }
+// Error is the human text only: the reason travels in its own field, and
+// wrapping an Err in another must not repeat it.
+func (e *Err) Error() string { return e.Err.Error() }
 func (e *Err) Unwrap() error { return e.Err }
 
 // Errorf makes an error with a reason.

@@ -123,8 +123,49 @@ func (e *endSession) Revoke(ctx context.Context, env *driver.Env) error {
 		if err := classify(endpoint, resp); err != nil {
 			return err
 		}
+		// Some OPs (oidc-provider) answer with a "sign out?" page; the
+		// logout happens only when its form is submitted.
+		if resp.Status == http.StatusOK {
+			if err := confirm(ctx, env, req, resp); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// confirm submits a logout confirmation form with the same cookies, on
+// the end-session endpoint's host only.
+func confirm(ctx context.Context, env *driver.Env, prev *http.Request, resp *httpx.Response) error {
+	action, method, values, ok := oauth.ConfirmForm(resp.Body)
+	if !ok {
+		return nil // a plain "you are signed out" page
+	}
+	u, err := prev.URL.Parse(action)
+	if err != nil || u.Host != prev.URL.Host {
+		return verdict.Errorf(verdict.RevokeHTTPError, "end_session: the confirmation form posts to another host or a bad URL")
+	}
+	var req *http.Request
+	if strings.EqualFold(method, "get") {
+		u.RawQuery = values.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(values.Encode()))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	if err != nil {
+		return verdict.Errorf(verdict.ConfigError, "end_session confirmation: %v", err)
+	}
+	for _, ck := range prev.Cookies() {
+		req.AddCookie(ck)
+	}
+	r2, err := httpx.Do(env.HTTP, req)
+	if err != nil {
+		return verdict.Errorf(verdict.RevokeHTTPError, "end_session confirmation: %v", err)
+	}
+	return classify(u, r2)
 }
 
 // classify: a redirect (to post_logout_redirect_uri or a logout page) or a

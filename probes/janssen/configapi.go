@@ -11,6 +11,7 @@ import (
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/probes/internal/wire"
 )
 
 func init() {
@@ -98,7 +99,7 @@ func (c *configAPISession) Revoke(ctx context.Context, env *driver.Env) error {
 			return verdict.Errorf(verdict.NoSession, "config-api session delete at %s answered 404: canary %s has no authenticated session (a password login creates none; use login.method: authorization_code)", httpx.RedactURL(req.URL), cn.Name)
 		}
 		// 200 is what the code returns, 204 what the API documents.
-		if err := Classify("config-api session delete", httpx.RedactURL(req.URL), resp, http.StatusOK, http.StatusNoContent); err != nil {
+		if err := wire.Classify("config-api session delete", httpx.RedactURL(req.URL), resp, http.StatusOK, http.StatusNoContent); err != nil {
 			return err
 		}
 	}

@@ -6,13 +6,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/probes/internal/wire"
 )
 
 func init() {
@@ -76,7 +76,7 @@ func (g *gtr) Revoke(ctx context.Context, env *driver.Env) error {
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "global token revocation: %v", err)
 		}
-		if err := Classify("global token revocation", u, resp, http.StatusNoContent, http.StatusOK); err != nil {
+		if err := wire.Classify("global token revocation", u, resp, http.StatusNoContent, http.StatusOK); err != nil {
 			return err
 		}
 	}
@@ -98,21 +98,4 @@ func authHeader(ctx context.Context, env *driver.Env) (string, error) {
 		return "", verdict.Errorf(verdict.RevokeUnauthorized, "admin client token: %v", err)
 	}
 	return "Bearer " + tok.Reveal(), nil
-}
-
-// Classify maps a revocation answer to nil (accepted) or an error with
-// its reason. 401 and 403 mean the prober's client lacks the scope or the
-// feature is disabled: the endpoint was not exercised.
-func Classify(op, u string, resp *httpx.Response, accepted ...int) error {
-	for _, s := range accepted {
-		if resp.Status == s {
-			return nil
-		}
-	}
-	se := &oauth.StatusError{Op: op, URL: u, Status: resp.Status, Body: resp.Snippet()}
-	switch resp.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return &verdict.Err{Reason: verdict.RevokeUnauthorized, Err: se}
-	}
-	return &verdict.Err{Reason: verdict.RevokeHTTPError, Err: fmt.Errorf("%w", se)}
 }

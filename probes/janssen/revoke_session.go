@@ -8,6 +8,7 @@ import (
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/probes/internal/wire"
 )
 
 func init() {
@@ -69,7 +70,7 @@ func (r *revokeSession) Revoke(ctx context.Context, env *driver.Env) error {
 			// Newer Janssen removed the endpoint (§6): nothing to probe.
 			return verdict.Errorf(verdict.EndpointNotOffered, "revoke_session at %s answered 404: the endpoint is not deployed", u)
 		}
-		if err := Classify("revoke_session", u, resp, http.StatusOK, http.StatusNoContent); err != nil {
+		if err := wire.Classify("revoke_session", u, resp, http.StatusOK, http.StatusNoContent); err != nil {
 			return err
 		}
 	}

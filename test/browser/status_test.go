@@ -148,7 +148,7 @@ func artifacts(t *testing.T) string {
 func saveShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 90)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil { // quality 100 gives a PNG, lower a JPEG
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	f := filepath.Join(artifacts(t), name)

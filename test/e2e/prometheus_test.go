@@ -200,10 +200,10 @@ func ok200(u string) func() (bool, error) {
 // writeConfig writes a revprober config that probes the simulator at simURL
 // and serves /metrics on listen, and returns its path.
 //
-// TODO(lead): replace with the exact demo config format once it is final.
-// For now it follows internal/demo's Janssen target (targets_janssen.yml.tmpl):
-// one target, one endpoint (global token revocation), whose revocation the
-// simulator's ignore-revocation fault breaks.
+// writeConfig writes a user's config file, as an operator would: one
+// Janssen target (the shape of internal/demo's targets_janssen.yml.tmpl),
+// one endpoint (global token revocation), whose revocation the simulator's
+// ignore-revocation fault breaks.
 func writeConfig(t *testing.T, dir, simURL, listen string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`global:
@@ -489,20 +489,7 @@ func TestPrometheusAlerts(t *testing.T) {
 		}
 	}
 
-	// 5. Every dashboard query runs on a real Prometheus against real metrics.
-	empty := 0
-	for where, expr := range dashboardQueries(t, root) {
-		s, err := api.query(expr)
-		if err != nil {
-			t.Errorf("dashboard query %s: %v\n\t%s", where, err, expr)
-		} else if len(s) == 0 {
-			empty++
-			t.Logf("dashboard query %s: no data yet", where)
-		}
-	}
-	t.Logf("dashboard queries: %d returned no data (rates and histograms need more runs)", empty)
-
-	// 6. Break revocation: RevocationNotEnforced must fire.
+	// 5. Break revocation: RevocationNotEnforced must fire.
 	failMatch := map[string]string{"result": "fail"}
 	failsBefore, err := metricValue(metricsURL, "revprober_failures_total", failMatch)
 	if err != nil {
@@ -531,7 +518,7 @@ func TestPrometheusAlerts(t *testing.T) {
 		}
 	}
 
-	// 7. Fix it: the alert resolves (after its 3-minute memory of the fail).
+	// 6. Fix it: the alert resolves (after its 3-minute memory of the fail).
 	setFaults()
 	faultOff := time.Now()
 	waitFor(t, 60*time.Second, "a passing run after the fix", func() (bool, error) {
@@ -545,4 +532,28 @@ func TestPrometheusAlerts(t *testing.T) {
 	}, watch...)
 	resolve := time.Since(faultOff)
 	t.Logf("RESOLUTION: fault off → RevocationNotEnforced resolved %s", resolve.Round(100*time.Millisecond))
+
+	// 7. Every dashboard query runs on a real Prometheus against the metrics
+	// of a pass → fail → pass cycle; the core panels have data.
+	mustHaveData := []string{
+		"revprober-overview.json: Probes A", "revprober-overview.json: Probes B", "revprober-overview.json: Probes C",
+		"revprober-overview.json: Probes G", "revprober-overview.json: Failures by probe and reason (time range) A",
+		"revprober-overview.json: Revocation not enforced A", "revprober-target.json: Verdict timeline A",
+		"revprober-target.json: Runs by result A", "revprober-target.json: Step latency p50 / p95 A",
+	}
+	empty := map[string]bool{}
+	for where, expr := range dashboardQueries(t, root) {
+		s, err := api.query(expr)
+		if err != nil {
+			t.Errorf("dashboard query %s: %v\n\t%s", where, err, expr)
+		} else if len(s) == 0 {
+			empty[where] = true
+			t.Logf("dashboard query %s: no data", where)
+		}
+	}
+	for _, w := range mustHaveData {
+		if empty[w] {
+			t.Errorf("dashboard query %s returned no data after a pass → fail → pass cycle", w)
+		}
+	}
 }

@@ -125,6 +125,7 @@ func startIdP(t *testing.T, cmd *exec.Cmd) (issuer string) {
 	}
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
