@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/revprober/revprober/internal/config"
 	"github.com/revprober/revprober/internal/daemon"
@@ -19,6 +20,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	once := fs.Bool("once", false, "run every probe once and exit (like `once`)")
 	listen := fs.String("listen", "127.0.0.1:9543", "HTTP listen address of the prober (metrics, status page)")
 	simListen := fs.String("sim-listen", "127.0.0.1:0", "listen address of the simulator")
+	deadline := fs.Duration("deadline", 5*time.Second, "propagation deadline of every demo probe (the Auth0 and Entra emulations revoke after 300 ms and 500 ms)")
 	var faults multiFlag
 	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION)")
 	var o onceOptions
@@ -39,7 +41,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	defer sim.Close()
-	params := demo.Params{SimURL: sim.URL, Listen: *listen}
+	params := demo.Params{SimURL: sim.URL, Listen: *listen, Deadline: deadline.String()}
 	cfg, err := demo.Config(params, loadOptions())
 	if err != nil {
 		fmt.Fprintln(stderr, "the built-in demo config is invalid (a bug):", err)
