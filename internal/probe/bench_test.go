@@ -95,6 +95,8 @@ func BenchmarkRun(b *testing.B) {
 				p := probetest.Probe(b, base, d.kind, d.params, func(p *probe.Probe) {
 					p.Transport = counter
 					p.Deadline = 5 * time.Second
+					// The config defaults, so the figures are what users get.
+					p.PollInitial, p.PollMax = 10*time.Millisecond, time.Second
 				})
 				var errSum, errMax float64
 				b.ResetTimer()
