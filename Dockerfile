@@ -6,7 +6,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath \
+# TAGS=kubernetes adds the Kubernetes Lease coordination backend (a bigger binary).
+ARG TAGS=""
+RUN CGO_ENABLED=0 go build -trimpath -tags "${TAGS}" \
       -ldflags "-s -w -X github.com/revprober/revprober/internal/cli.Version=${VERSION}" \
       -o /out/revprober ./cmd/revprober
 

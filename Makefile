@@ -12,7 +12,7 @@ APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
 
 .PHONY: all build test unit lint vet fmt-check demo bench tools-prometheus tools-redis tools-chromium \
-        test-rules test-e2e test-idps test-browser test-replicas docker clean
+        test-rules test-e2e test-idps test-browser test-replicas test-kubernetes docker clean apt-updated
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	$(GO) run ./cmd/revprober demo
 
 ## test: every test, from a clean checkout
-test: lint unit test-rules test-e2e test-idps test-browser test-replicas
+test: lint unit test-rules test-kubernetes test-e2e test-idps test-browser test-replicas
 	@echo "make test: all suites passed"
 
 unit:
@@ -75,6 +75,14 @@ test-idps: build
 ## the status page in headless Chromium (screenshots in test/artifacts/)
 test-browser: tools-chromium
 	CGO_ENABLED=1 $(GO) test -race -count=1 -tags browser ./test/browser/
+
+## three `revprober run` replicas coordinated by a real redis-server: every tick once, failover, Redis outage
+test-replicas: tools-redis
+	$(GO) test -tags redis -count=1 -v -timeout 5m ./test/replicas/
+
+## the Kubernetes Lease backend (behind the `kubernetes` build tag) against client-go's fake clientset
+test-kubernetes:
+	CGO_ENABLED=1 $(GO) test -tags kubernetes -race -count=1 ./internal/coord/kube/
 
 docker:
 	docker build -t revprober:$(VERSION) .

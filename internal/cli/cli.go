@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/revprober/revprober/internal/config"
+	"github.com/revprober/revprober/internal/coord"
 	"github.com/revprober/revprober/internal/daemon"
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/metrics"
@@ -168,11 +169,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	defer x.close()
-	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders()})
+	// Coordination is read at start; a reload does not switch backends.
+	cb, err := coord.New(context.Background(), cfg.Coordination, log)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
 	}
+	defer cb.Close()
+	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Coordinator: cb.Coordinator, Replica: cb.Replica})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitConfig
+	}
+	cb.Report(d.Metrics.SetCoordination)
 	x.attach(d)
 	addr := *listen
 	if addr == "" {

@@ -33,6 +33,8 @@ type Options struct {
 	Recorders []schedule.Recorder
 	// Coordinator spans replicas; nil is in-process only.
 	Coordinator schedule.Coordinator
+	// Replica names this process in run records.
+	Replica string
 }
 
 // Daemon is a running prober.
@@ -63,6 +65,7 @@ func New(opts Options) (*Daemon, error) {
 		Recorders:   recs,
 		Skipped:     func(t, e, r string) { d.Metrics.Skipped(t, e, metrics.SkipReason(r)) },
 		Coordinator: opts.Coordinator,
+		Replica:     opts.Replica,
 		Logger:      opts.Logger,
 	})
 	if err != nil {

@@ -12,7 +12,8 @@
 // Why a tick runs at most once: client-go's elector stops leading when it
 // could not renew the Lease within RenewDeadline, which is shorter than the
 // LeaseDuration another candidate must wait, without seeing a renewal,
-// before it may take the Lease. A replica runs a tick only while its
+// before it may take the Lease (New insists on a margin of more than a
+// second: the Lease stores whole seconds). A replica runs a tick only while its
 // leading context is alive, so two replicas never lead at the same time.
 // Ticks that fall in the failover gap (at most LeaseDuration + RetryPeriod
 // after the leader's last renewal) are not run; with ReleaseOnCancel a
@@ -105,6 +106,12 @@ func New(opts Options) (*Coordinator, error) {
 	}
 	if opts.RetryPeriod <= 0 {
 		opts.RetryPeriod = 2 * time.Second
+	}
+	// The Lease records its duration in whole seconds and the renew time
+	// at one-second precision, so a candidate may take a lapsed Lease up
+	// to a second early: the leader must have stepped down by then.
+	if opts.LeaseDuration.Truncate(time.Second)-time.Second <= opts.RenewDeadline {
+		return nil, fmt.Errorf("kubernetes coordination: lease duration %s must exceed the renew deadline %s by more than a second (whole seconds)", opts.LeaseDuration, opts.RenewDeadline)
 	}
 	if opts.Client == nil {
 		cfg, err := restConfig()
@@ -242,6 +249,15 @@ func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Tim
 		return nil, schedule.SkipNotLeader, nil
 	}
 	return release, "", nil
+}
+
+// TryAcquire implements schedule.TryAcquirer (the status page's run-now):
+// only the leader runs probes, so a standby refuses.
+func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {
+	if !c.Up() || !c.Leading() {
+		return nil, false
+	}
+	return c.local.TryAcquire(p)
 }
 
 func (c *Coordinator) observe(err error) {

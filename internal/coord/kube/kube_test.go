@@ -22,8 +22,8 @@ import (
 )
 
 const (
-	leaseDuration = 1200 * time.Millisecond
-	renewDeadline = 600 * time.Millisecond
+	leaseDuration = 2 * time.Second // whole seconds: the Lease stores seconds
+	renewDeadline = 800 * time.Millisecond
 	retryPeriod   = 100 * time.Millisecond
 )
 
@@ -131,7 +131,13 @@ func TestFailoverNoDoubleRuns(t *testing.T) {
 	partitioned.Store("")
 	cs.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		l := a.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
-		if id := partitioned.Load().(string); id != "" && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == id {
+		holder := ""
+		if l.Spec.HolderIdentity != nil {
+			holder = *l.Spec.HolderIdentity
+		}
+		// The partitioned leader can neither renew nor release (a release
+		// writes an empty holder): its Lease must lapse.
+		if id := partitioned.Load().(string); id != "" && (holder == id || holder == "") {
 			return true, nil, errors.New("connection refused")
 		}
 		return false, nil, nil
@@ -259,3 +265,8 @@ func TestAPIServerDown(t *testing.T) {
 		t.Errorf("state callbacks %v, want up, down, …, up", states)
 	}
 }
+
+var (
+	_ schedule.Coordinator = (*Coordinator)(nil)
+	_ schedule.TryAcquirer = (*Coordinator)(nil)
+)

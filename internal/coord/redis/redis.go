@@ -292,6 +292,13 @@ func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Tim
 	return c.acquire(ctx, p.ID(), p.CanaryKey(), p.Interval, p.Timeout, tick)
 }
 
+// TryAcquire implements schedule.TryAcquirer (the status page's run-now):
+// it takes the canary only if it is free now, on any replica.
+func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {
+	release, skip, err := c.acquire(context.Background(), p.ID(), p.CanaryKey(), 0, p.Timeout, time.Time{})
+	return release, skip == "" && err == nil
+}
+
 // claimScript claims a tick only within the data epoch this replica knows:
 // after Redis lost its data, no claim succeeds until the heartbeat has
 // seen the new epoch and the quarantine has begun.
@@ -315,8 +322,9 @@ func (c *Coordinator) acquire(ctx context.Context, id, canary string, interval, 
 		return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: Redis lost its state; waiting until %s", quarantine.Format(time.RFC3339))
 	}
 	if tick.IsZero() {
-		// A run outside the schedule (run-now): no tick to claim, only the canary.
-		return c.lockCanary(ctx, canary, hold, c.opts.Now().Add(interval-timeout))
+		// A run outside the schedule (run-now): no tick to claim, only the
+		// canary, and only if it is free now.
+		return c.lockCanary(ctx, canary, hold, c.opts.Now())
 	}
 
 	// Wait for our preference rank, counted from the tick, not from now.

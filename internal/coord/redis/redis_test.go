@@ -13,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/schedule"
 )
 
@@ -408,3 +409,32 @@ func TestRankSpreads(t *testing.T) {
 		t.Errorf("%d probes left a surviving replica", moved)
 	}
 }
+
+// Run-now takes a free canary at once and refuses a busy one.
+func TestTryAcquire(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	f.start(t)
+	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: interval, Timeout: timeout}
+	release, ok := f.coords[0].TryAcquire(p)
+	if !ok {
+		t.Fatal("a free canary was refused")
+	}
+	start := time.Now()
+	if _, ok := f.coords[1].TryAcquire(p); ok {
+		t.Fatal("a busy canary was taken")
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("refusing took %s", d)
+	}
+	release()
+	release, ok = f.coords[1].TryAcquire(p)
+	if !ok {
+		t.Fatal("a released canary was refused")
+	}
+	release()
+}
+
+var (
+	_ schedule.Coordinator = (*Coordinator)(nil)
+	_ schedule.TryAcquirer = (*Coordinator)(nil)
+)
