@@ -103,22 +103,15 @@ func TestSchedulerRunsEachProbeAndSkipsOverlap(t *testing.T) {
 	s.Start()
 	defer s.Shutdown()
 
-	// Advance through three intervals while the slow run holds the canary.
-	for i := 0; i < 30; i++ {
-		clock.Advance(time.Second)
-		runtime.Gosched()
-	}
-	waitFor(t, func() bool {
+	// Move time on while the slow run holds the canary: its next tick
+	// must be skipped as an overlap.
+	advanceUntil(t, clock, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return skips["slow/overlap"] >= 1
 	}, "an overlap skip of the slow probe")
 	close(release)
-	for i := 0; i < 30; i++ {
-		clock.Advance(time.Second)
-		runtime.Gosched()
-	}
-	waitFor(t, func() bool {
+	advanceUntil(t, clock, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return runs["slow"] >= 1 && runs["fast"] >= 1
@@ -128,14 +121,20 @@ func TestSchedulerRunsEachProbeAndSkipsOverlap(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool, what string) {
+// advanceUntil moves the fake clock a second at a time until cond holds.
+// gocron's goroutines register their timers asynchronously, so a fixed
+// number of steps can all pass before a job is even scheduled; polling
+// the condition (bounded in steps and in real time) cannot.
+func advanceUntil(t *testing.T, clock *clockwork.FakeClock, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	deadline := time.Now().Add(20 * time.Second)
+	for step := 0; !cond(); step++ {
+		if step > 5000 || time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, bounded
+		clock.Advance(time.Second)
+		runtime.Gosched()
+		time.Sleep(2 * time.Millisecond) // let the scheduler's goroutines run
 	}
 }
 
