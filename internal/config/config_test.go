@@ -179,6 +179,7 @@ func TestValidation(t *testing.T) {
 		{"login method", "    login:\n", "    login:\n      method: implicit #<\n", "targets[0].login.method", "must be one of password, authorization_code"},
 		{"login client", "client_id: app,", "client_id: \"\", #<\n       ", "targets[0].login.client.client_id", "required"},
 		{"redirect_uri", "    login:\n", "    login:\n      method: authorization_code #<\n", "targets[0].login.redirect_uri", "required for login.method authorization_code"},
+		{"backchannel_logout_uri", "    login:\n", "    login:\n      backchannel_logout_uri: /backchannel-logout #<\n", "targets[0].login.backchannel_logout_uri", "absolute http"},
 		{"prompt_none needs a session", "    canary:", "    checks:\n      prompt_none: true #<\n    canary:", "targets[0].checks.prompt_none", "authorization_code"},
 		{"session_status needs a session", "    canary:", "    checks:\n      session_status: true #<\n    canary:", "targets[0].checks.session_status", "authorization_code"},
 		{"a canary", "    canary:\n      username: canary1\n      password: pw\n", "    canaries: [] #<\n", "targets[0].canaries", "at least one canary"},

@@ -155,6 +155,12 @@ type Login struct {
 	Client      Client   `yaml:"client"`
 	RedirectURI string   `yaml:"redirect_uri"`
 	Scopes      []string `yaml:"scopes"` // default: openid profile email offline_access
+	// BackchannelLogoutURI is revprober's own OIDC back-channel logout URL
+	// (the daemon's /backchannel-logout, as the IdP reaches it), registered
+	// out of band as the login client's backchannel_logout_uri. When set,
+	// endpoints whose profile promises back-channel logout also wait for
+	// the logout token (check backchannel_logout).
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
 }
 
 // Canary is a test user that exists only to be revoked.

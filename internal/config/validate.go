@@ -213,6 +213,7 @@ func (v *validator) login(t *Target, p string) {
 	l := &t.Login
 	v.client(t, &l.Client, p+".login.client")
 	v.url(p+".login.redirect_uri", l.RedirectURI)
+	v.url(p+".login.backchannel_logout_uri", l.BackchannelLogoutURI)
 	switch l.Method {
 	case "password":
 		// ROPC creates no browser session, so there is nothing to check.

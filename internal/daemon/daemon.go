@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/revprober/revprober/internal/backchannel"
 	"github.com/revprober/revprober/internal/config"
 	"github.com/revprober/revprober/internal/metrics"
 	"github.com/revprober/revprober/internal/probe"
@@ -45,6 +46,9 @@ type Daemon struct {
 	Metrics  *metrics.Metrics
 	Sched    *schedule.Scheduler
 	Mux      *http.ServeMux
+	// Backchannel receives OIDC back-channel logout tokens at
+	// /backchannel-logout for the probes that set login.backchannel_logout_uri.
+	Backchannel *backchannel.Receiver
 
 	mu     sync.RWMutex
 	cfg    *config.Config
@@ -57,7 +61,8 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
+	d := &Daemon{opts: opts, log: opts.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux(),
+		Backchannel: backchannel.New()}
 	d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.Metrics = metrics.New(d.Registry, opts.Build)
 	recs := append([]schedule.Recorder{schedule.RecorderFunc(d.Metrics.Observe)}, opts.Recorders...)
@@ -100,6 +105,9 @@ func (d *Daemon) reload() error {
 	}
 	keys := make([]metrics.ProbeKey, 0, len(probes))
 	for _, p := range probes {
+		if p.BackchannelLogoutURI != "" {
+			p.Backchannel = d.Backchannel
+		}
 		keys = append(keys, metrics.ProbeKey{Target: p.Target, Endpoint: p.Endpoint, Interval: p.Interval})
 	}
 	// Series first: a run recorded right after Load finds them at zero.
@@ -129,6 +137,7 @@ func (d *Daemon) Probes() []*probe.Probe {
 }
 
 func (d *Daemon) routes() {
+	d.Mux.Handle(backchannel.Path, d.Backchannel)
 	d.Mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
 	d.Mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")

@@ -10,7 +10,7 @@ import (
 )
 
 // Id tokens are HS256 JWTs signed with a per-server random key. Nobody
-// outside the simulator verifies them (it publishes no JWKS); the simulator
+// outside the simulator verifies them (HS256: not in the JWKS); the simulator
 // itself reads them back as end_session's id_token_hint.
 
 var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))

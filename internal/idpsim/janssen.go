@@ -82,6 +82,9 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 			d[o.key] = rest + o.path
 		}
 	}
+	if s.signer != nil {
+		d["jwks_uri"] = rest + "/jwks"
+	}
 	if s.enabled(featRevokeToken) {
 		d["revocation_endpoint_auth_methods_supported"] = auth
 	}
@@ -445,7 +448,10 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sessID != "" {
-		s.revokeSessions(func(ss *session) bool { return ss.id == sessID }, killAll)
+		match := func(ss *session) bool { return ss.id == sessID }
+		targets := s.logoutTargets(match) // back-channel logout (backchannel.go)
+		s.revokeSessions(match, killAll)
+		s.sendLogoutTokens(issuer(r), 0, targets)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: janssenBase, MaxAge: -1, HttpOnly: true})
 	if redirect != "" {

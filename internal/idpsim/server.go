@@ -12,6 +12,7 @@ package idpsim
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -39,6 +40,16 @@ type Client struct {
 	Scopes       []string // registered scopes (Janssen checks the CLIENT's registered scopes, not the token's)
 	GrantTypes   []string // "password", "refresh_token", "authorization_code", "client_credentials"
 	RedirectURIs []string // a loopback URI without a port ("http://127.0.0.1/...") accepts any port and path
+	// PublicKey, when set, lets the client authenticate with private_key_jwt
+	// (RFC 7523 client assertions signed with the matching private key).
+	PublicKey crypto.PublicKey
+	// TLSClientCN, when set, lets the client authenticate with
+	// tls_client_auth: a verified client certificate with this common name.
+	TLSClientCN string
+	// BackchannelLogoutURI, when set, receives OIDC back-channel logout
+	// tokens when a session this client has tokens from is logged out
+	// (backchannel.go).
+	BackchannelLogoutURI string
 }
 
 func (c *Client) hasScope(s string) bool     { return slices.Contains(c.Scopes, s) }
@@ -53,6 +64,9 @@ type Options struct {
 	Now             func() time.Time // nil: time.Now
 	AccessTokenTTL  time.Duration    // default 5m
 	RefreshTokenTTL time.Duration    // default 24h
+	// JWTAccessTokens issues RS256 JWT access tokens (kid, exp, jti, sid,
+	// sub) instead of opaque ones, and publishes jwks_uri (signing.go).
+	JWTAccessTokens bool
 }
 
 // Server is the simulator. It is an http.Handler.
@@ -63,7 +77,9 @@ type Server struct {
 	now      func() time.Time
 	atTTL    time.Duration
 	rtTTL    time.Duration
-	idKey    []byte // HS256 key for id tokens
+	idKey    []byte  // HS256 key for id tokens
+	signer   *signer // RS256 key for JWT access and logout tokens; nil when neither is used
+	jwtAT    bool
 	mux      *http.ServeMux
 	faults   atomic.Pointer[Faults]
 
@@ -121,6 +137,7 @@ func New(opts Options) *Server {
 		s.rtTTL = 24 * time.Hour
 	}
 	s.SetFaults(opts.Faults)
+	s.setupSigning(opts.JWTAccessTokens)
 	s.routeJanssen(s.mux)
 	s.routeControl(s.mux)
 	s.routeWebhook(s.mux)
@@ -247,7 +264,8 @@ func (s *Server) checkPassword(username, password string) (User, bool) {
 }
 
 // authenticateClient follows Janssen's AuthenticationFilter order: a Bearer
-// access token authenticates its grant's client, then Basic, then (when
+// access token authenticates its grant's client, then (when allowForm) a
+// client assertion or a client certificate, then Basic, then (when
 // allowForm) client_id/client_secret parameters.
 func (s *Server) authenticateClient(r *http.Request, allowForm bool) (*Client, bool) {
 	if tok, ok := bearer(r); ok {
@@ -257,6 +275,9 @@ func (s *Server) authenticateClient(r *http.Request, allowForm bool) (*Client, b
 		}
 		c, ok := s.clients[info.client]
 		return c, ok
+	}
+	if c, handled, ok := s.authenticateClientKeyOrCert(r, allowForm); handled {
+		return c, ok // private_key_jwt or tls_client_auth (clientauth.go)
 	}
 	id, secret, ok := r.BasicAuth()
 	if ok {

@@ -315,8 +315,9 @@ func (s *Server) newGrant(user, client, sessionID string, scopes []string, withR
 // mintLocked adds an access token (and a refresh token, replacing the current
 // one) to the grant.
 func (s *Server) mintLocked(g *grant, withRefresh bool, now time.Time) issued {
-	out := issued{access: randomToken(), accessExp: now.Add(s.atTTL), issuedAt: now,
+	out := issued{accessExp: now.Add(s.atTTL), issuedAt: now,
 		scopes: g.scopes, user: g.user, client: g.client, sessID: g.session}
+	out.access = s.accessTokenLocked(g, now, out.accessExp) // opaque, or a JWT (signing.go)
 	s.addTokenLocked(s.st.access, out.access, &tokenEntry{grant: g, iat: now, exp: out.accessExp,
 		killedAt: inherit(g.pendingAccess, now)})
 	if withRefresh {

@@ -83,6 +83,10 @@ func (s *Server) handleKeycloakLogout(w http.ResponseWriter, r *http.Request, v 
 		return
 	}
 	delay, all := v.get()
+	// Keycloak's user logout sends back-channel logout (endpoints.md §3):
+	// the targets are collected now, while the sessions live, and sent
+	// when the handler returns, after the revocation.
+	defer s.sendLogoutTokens(issuer(r), delay, s.logoutTargets(userSessions(u.Inum)))
 	if all {
 		s.revokeWhere(killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
 	} else {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/revprober/revprober/internal/backchannel"
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/secret"
@@ -45,6 +46,13 @@ type Probe struct {
 	Scopes      []string
 	Canaries    []Canary
 	Checks      Checks
+
+	// BackchannelLogoutURI is revprober's RP back-channel logout URL as
+	// registered at the IdP (login.backchannel_logout_uri); Backchannel is
+	// the receiver serving it, set by the daemon. With no receiver the
+	// backchannel_logout check is not made.
+	BackchannelLogoutURI string
+	Backchannel          *backchannel.Receiver
 
 	// Transport is shared by every probe with the same TLS settings.
 	Transport http.RoundTripper

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/revprober/revprober/internal/backchannel"
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/oauth"
@@ -80,6 +79,7 @@ type runner struct {
 	checks  []*check
 	secrets []string
 	env     *driver.Env // set when the revoke call is made, for a Restorer
+	jwks    *oauth.JWKS // the issuer's keys, fetched at most once per run
 	revoked time.Time
 	// deadlineReached is set when verification ran until the deadline (a
 	// fail is only a fail if we waited the full deadline).
@@ -99,6 +99,9 @@ type canaryState struct {
 	// a surviving refresh token is that refresh token's failure, not this
 	// one's, and must not be confused with it.
 	revokedAT secret.Secret
+	// sid is the OP session id from a verified JWT access token or the ID
+	// token, when known: the key a back-channel logout token names.
+	sid string
 }
 
 // accessToken is the access token the checks look at.
@@ -227,6 +230,7 @@ type check struct {
 	obs      verdict.Observation
 	lastErr  error
 	dead     bool
+	wait     *backchannel.Wait // the backchannel_logout check's registration
 }
 
 // plan decides which checks run: enabled, possible with the endpoints
@@ -260,6 +264,9 @@ func (r *runner) plan() {
 		}
 		for i := range p.Checks.Resources {
 			add(verdict.ResourceCall, &p.Checks.Resources[i])
+		}
+		if p.Profile.BackchannelLogout && p.Backchannel != nil {
+			add(verdict.BackchannelLogout, nil)
 		}
 	}
 }
@@ -298,6 +305,16 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 		alive, err = oauth.SessionStatus(ctx, cs.client, r.eps.SessionStatus)
 	case verdict.ResourceCall:
 		alive, err = oauth.Resource(ctx, r.client, c.resource.Method, c.resource.URL, cs.accessToken(), c.resource.DeadStatus)
+	case verdict.BackchannelLogout:
+		// Alive until a verified logout token for the canary's session
+		// arrived; the first look (positive control) registers the wait.
+		if c.wait == nil {
+			if c.wait, err = r.expectLogout(cs); err != nil {
+				return verdict.Failed, err
+			}
+		}
+		_, got := c.wait.Arrived()
+		alive = !got
 	}
 	if err != nil {
 		return verdict.Failed, err
@@ -346,7 +363,7 @@ func (r *runner) revoke(ctx context.Context) error {
 		cs.revokedAT = cs.tokens.AccessToken
 		env.Canaries = append(env.Canaries, cs.dc)
 	}
-	r.residualValidity()
+	r.residualValidity(ctx) // informational: never fails the run
 	r.env = env
 	r.revoked = r.now()
 	if err := r.p.Driver.Revoke(ctx, env); err != nil {
@@ -357,24 +374,6 @@ func (r *runner) revoke(ctx context.Context) error {
 		return &verdict.Err{Reason: verdict.RevokeHTTPError, Err: err}
 	}
 	return nil
-}
-
-// residualValidity records how long a JWT access token would still be
-// accepted by a resource server that validates it locally.
-func (r *runner) residualValidity() {
-	if len(r.canarie) == 0 {
-		return
-	}
-	claims := jwt.RegisteredClaims{}
-	// Unverified parse: only exp is read, for an informational gauge.
-	if _, _, err := jwt.NewParser().ParseUnverified(r.canarie[0].accessToken().Reveal(), &claims); err != nil || claims.ExpiresAt == nil {
-		return
-	}
-	left := time.Until(claims.ExpiresAt.Time).Seconds()
-	if left < 0 {
-		left = 0
-	}
-	r.run.ResidualValiditySeconds = &left
 }
 
 // verify polls every promised-dead check until it is seen dead or the
@@ -402,6 +401,15 @@ func (r *runner) verify(ctx context.Context) error {
 			if st == verdict.Dead {
 				c.dead = true
 				lat := sent.Sub(r.revoked).Seconds()
+				if c.wait != nil { // the notification's own arrival time
+					at, _ := c.wait.Arrived()
+					if at.Before(r.revoked) {
+						// Sent before our revocation: someone else logged
+						// the canary out. Not proof of this endpoint.
+						return verdict.Errorf(verdict.Interference, "a back-channel logout token for canary %s arrived before the revocation", c.canary.spec.Name)
+					}
+					lat = at.Sub(r.revoked).Seconds()
+				}
 				c.obs.PropagationSeconds = &lat
 				continue
 			}
@@ -595,6 +603,9 @@ func (r *runner) finish() {
 	run := r.run
 	run.Duration = r.now().Sub(run.Started)
 	for _, c := range r.checks {
+		if c.wait != nil {
+			c.wait.Close()
+		}
 		if c.lastErr != nil && c.obs.After == verdict.Failed {
 			c.obs.Detail = c.lastErr.Error()
 		}
@@ -619,6 +630,9 @@ func (r *runner) finish() {
 		return s
 	}
 	run.Detail = scrub(run.Detail)
+	for i := range run.Notes {
+		run.Notes[i] = scrub(run.Notes[i])
+	}
 	run.Cleanup = scrub(run.Cleanup)
 	for i := range run.Checks {
 		run.Checks[i].Detail = scrub(run.Checks[i].Detail)

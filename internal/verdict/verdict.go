@@ -108,10 +108,13 @@ const (
 	PromptNone    Check = "prompt_none"    // an authorization request with prompt=none and the session cookie
 	SessionStatus Check = "session_status" // Janssen's /session_status with the session cookie
 	ResourceCall  Check = "resource"       // a configured protected resource called with the access token
+	// BackchannelLogout waits for the OP's OIDC back-channel logout token
+	// for the canary's session at revprober's backchannel_logout_uri.
+	BackchannelLogout Check = "backchannel_logout"
 )
 
 // Checks lists every check.
-var Checks = []Check{Introspection, Userinfo, RefreshGrant, PromptNone, SessionStatus, ResourceCall}
+var Checks = []Check{Introspection, Userinfo, RefreshGrant, PromptNone, SessionStatus, ResourceCall, BackchannelLogout}
 
 // Artifact is what the check observes.
 func (c Check) Artifact() Artifact {
@@ -120,7 +123,7 @@ func (c Check) Artifact() Artifact {
 		return AccessToken
 	case RefreshGrant:
 		return RefreshToken
-	case PromptNone, SessionStatus:
+	case PromptNone, SessionStatus, BackchannelLogout:
 		return Session
 	default:
 		return Resource
@@ -136,7 +139,7 @@ func (c Check) Unavailable() Reason {
 		return UserinfoUnavailable
 	case RefreshGrant:
 		return RefreshUnavailable
-	case PromptNone, SessionStatus:
+	case PromptNone, SessionStatus, BackchannelLogout:
 		return SessionCheckUnavailable
 	default:
 		return ResourceUnavailable
@@ -160,6 +163,11 @@ type Profile struct {
 	Resource     Expect `json:"resource" yaml:"resource"`
 	// Async endpoints accept the request and revoke later (Auth0's 202, Entra's "few minutes").
 	Async bool `json:"async" yaml:"async"`
+	// BackchannelLogout: the endpoint sends OIDC back-channel logout tokens
+	// to the login client's registered backchannel_logout_uri for the
+	// sessions it ends. A missing notification at the deadline is a fail
+	// (session_still_alive): the relying parties were never told.
+	BackchannelLogout bool `json:"backchannel_logout,omitempty" yaml:"backchannel_logout"`
 	// Overridden is set when the operator's config changed the driver's profile.
 	Overridden bool `json:"overridden,omitempty" yaml:"-"`
 }
@@ -273,12 +281,19 @@ type Run struct {
 	// ResidualValiditySeconds is, for a JWT access token, the time left
 	// until exp at the revocation: how long a locally validating resource
 	// server still accepts it.
-	ResidualValiditySeconds *float64          `json:"residual_validity_seconds,omitempty"`
-	Drift                   []Artifact        `json:"drift,omitempty"`
-	Steps                   []Step            `json:"steps"`
-	Requests                []Request         `json:"requests,omitempty"`
-	Fingerprints            map[string]string `json:"fingerprints,omitempty"`
-	Cleanup                 string            `json:"cleanup,omitempty"`
+	ResidualValiditySeconds *float64 `json:"residual_validity_seconds,omitempty"`
+	// ResidualValidityVerified is true when that number comes from a token
+	// whose signature verified against the issuer's jwks_uri; false when
+	// the issuer publishes no JWKS and the token was read unverified.
+	ResidualValidityVerified bool `json:"residual_validity_verified,omitempty"`
+	// Notes are informational remarks that never change the verdict (for
+	// example a JWT access token whose signature did not verify).
+	Notes        []string          `json:"notes,omitempty"`
+	Drift        []Artifact        `json:"drift,omitempty"`
+	Steps        []Step            `json:"steps"`
+	Requests     []Request         `json:"requests,omitempty"`
+	Fingerprints map[string]string `json:"fingerprints,omitempty"`
+	Cleanup      string            `json:"cleanup,omitempty"`
 	// ConfigDigest is the SHA-256 of the config file the run came from.
 	ConfigDigest string `json:"config_digest,omitempty"`
 	// Replica and Tick say which replica ran which scheduled slot, so

@@ -55,8 +55,14 @@ func newEndSession(p driver.Params) (driver.Driver, error) {
 // no token duty (§4). Janssen's end_session does remove the session's
 // tokens (§1.8); an operator who relies on that says so with
 // expect: {access_token: dies, refresh_token: dies}.
+//
+// An OP that supports Back-Channel Logout 1.0 notifies, on logout, every
+// RP with a registered backchannel_logout_uri (Janssen's end_session does):
+// BackchannelLogout is set, and the check runs when revprober serves that
+// URI (login.backchannel_logout_uri).
 func (e *endSession) Profile() verdict.Profile {
-	return verdict.Profile{AccessToken: verdict.Unchecked, RefreshToken: verdict.Unchecked, Session: verdict.Dies, Resource: verdict.Unchecked}
+	return verdict.Profile{AccessToken: verdict.Unchecked, RefreshToken: verdict.Unchecked, Session: verdict.Dies, Resource: verdict.Unchecked,
+		BackchannelLogout: true}
 }
 
 func (e *endSession) Revoke(ctx context.Context, env *driver.Env) error {

@@ -43,7 +43,9 @@ func newGTR(p driver.Params) (driver.Driver, error) {
 }
 
 // Profile: the endpoint deletes all the user's sessions and every token
-// entry of the user (§1.4 "Effect").
+// entry of the user (§1.4 "Effect"). It sends no back-channel logout
+// (§1.4, §4): BackchannelLogout stays false, so relying parties are not
+// expected to be told.
 func (g *gtr) Profile() verdict.Profile {
 	return verdict.Profile{AccessToken: verdict.Dies, RefreshToken: verdict.Dies, Session: verdict.Dies, Resource: verdict.Dies}
 }

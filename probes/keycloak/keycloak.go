@@ -80,13 +80,17 @@ func newDriver(p driver.Params, consent bool) (driver.Driver, error) {
 // that logs in with offline_access gets an offline refresh token that this
 // endpoint is not documented to kill (version-dependent: keycloak#31359).
 //
+// User logout also sends back-channel logout to the RPs of the ended
+// sessions (endpoints.md §4): BackchannelLogout.
+//
 // Consent revocation kills the client's offline tokens; it promises nothing
 // about the online session or the access token.
 func (d *kc) Profile() verdict.Profile {
 	if d.consent {
 		return verdict.Profile{RefreshToken: verdict.Dies, AccessToken: verdict.Unchecked, Session: verdict.Unchecked, Resource: verdict.Unchecked}
 	}
-	return verdict.Profile{AccessToken: verdict.Dies, RefreshToken: verdict.Dies, Session: verdict.Dies, Resource: verdict.Unchecked}
+	return verdict.Profile{AccessToken: verdict.Dies, RefreshToken: verdict.Dies, Session: verdict.Dies, Resource: verdict.Unchecked,
+		BackchannelLogout: true}
 }
 
 func (d *kc) Revoke(ctx context.Context, env *driver.Env) error {
