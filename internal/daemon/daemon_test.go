@@ -1,0 +1,99 @@
+package daemon_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/revprober/revprober/internal/config"
+	"github.com/revprober/revprober/internal/daemon"
+	"github.com/revprober/revprober/internal/demo"
+	"github.com/revprober/revprober/internal/driver"
+	_ "github.com/revprober/revprober/probes/all"
+)
+
+func opts() config.LoadOptions {
+	return config.LoadOptions{CheckDriver: func(kind string, p map[string]string) error {
+		_, err := driver.Build(kind, p)
+		return err
+	}}
+}
+
+// TestReloadKeepsTheRunningConfigOnError: a bad config at reload keeps
+// the old probes, answers POST /-/reload with the error, and sets the
+// gauge the ConfigReloadFailed alert watches; a good one replaces them.
+func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
+	var mu sync.Mutex
+	good := demo.ConfigYAML(demo.Params{SimURL: "http://127.0.0.1:1"})
+	current := good
+	load := func() (*config.Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return config.Parse("revprober.yml", current, opts())
+	}
+	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(d.Probes())
+	if before == 0 {
+		t.Fatal("no probes loaded")
+	}
+	srv := httptest.NewServer(d.Mux)
+	defer srv.Close()
+	reloadOK := func() float64 {
+		mfs, err := d.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "revprober_config_last_reload_successful" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no revprober_config_last_reload_successful")
+		return 0
+	}
+
+	mu.Lock()
+	current = []byte(strings.Replace(string(good), "interval: 15s", "interval: nonsense", 1))
+	mu.Unlock()
+	resp, err := http.Post(srv.URL+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "revprober.yml:") || !strings.Contains(string(body), "global.interval") {
+		t.Fatalf("bad reload answered %d: %s", resp.StatusCode, body)
+	}
+	if reloadOK() != 0 {
+		t.Fatal("reload gauge still says success")
+	}
+	if got := len(d.Probes()); got != before {
+		t.Fatalf("a failed reload changed the running probes: %d → %d", before, got)
+	}
+
+	mu.Lock()
+	current = good
+	mu.Unlock()
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if reloadOK() != 1 {
+		t.Fatal("reload gauge does not say success")
+	}
+	if got := len(d.Probes()); got != before {
+		t.Fatalf("probes after a good reload: %d, want %d", got, before)
+	}
+	// Every probe's series exist at zero again, so increase() sees a first failure.
+	if n := testutil.CollectAndCount(d.Registry, "revprober_runs_total"); n != 3*before {
+		t.Fatalf("runs_total has %d series, want %d (3 results × %d probes)", n, 3*before, before)
+	}
+}
