@@ -30,15 +30,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	f, err := idpsim.ParseFaults(faults)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitConfig
-	}
-	sim, err := demo.StartSim(*simListen, f)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitConfig
+	sim, f, code := startSim(*simListen, faults, stderr)
+	if sim == nil {
+		return code
 	}
 	defer sim.Close()
 	params := demo.Params{SimURL: sim.URL, Listen: *listen, Deadline: deadline.String()}
@@ -77,15 +71,9 @@ func cmdIdpsim(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	f, err := idpsim.ParseFaults(faults)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitConfig
-	}
-	sim, err := demo.StartSim(*listen, f)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	sim, _, code := startSim(*listen, faults, stderr)
+	if sim == nil {
+		return code
 	}
 	defer sim.Close()
 	fmt.Fprintf(stdout, "simulator listening on %s (issuer %s/jans-auth)\n", sim.URL, sim.URL)
@@ -93,4 +81,20 @@ func cmdIdpsim(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	<-ctx.Done()
 	return 0
+}
+
+// startSim parses the --fault flags and starts the simulator; on error it
+// says why and returns the exit code.
+func startSim(listen string, faults []string, stderr io.Writer) (*demo.Sim, idpsim.Faults, int) {
+	f, err := idpsim.ParseFaults(faults)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, f, ExitConfig
+	}
+	sim, err := demo.StartSim(listen, f)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, f, 1
+	}
+	return sim, f, 0
 }

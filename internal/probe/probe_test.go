@@ -68,24 +68,8 @@ func TestFaultVerdicts(t *testing.T) {
 	}
 }
 
-// assertAliveThenDead is the one rule: a pass has seen every promised
-// artifact alive before and dead after.
-func assertAliveThenDead(t *testing.T, r *verdict.Run) {
-	t.Helper()
-	promised := 0
-	for _, c := range r.Checks {
-		if c.Expect != verdict.Dies {
-			continue
-		}
-		promised++
-		if c.Before != verdict.Alive || c.After != verdict.Dead || c.PropagationSeconds == nil {
-			t.Fatalf("pass with %s before=%s after=%s", c.Check, c.Before, c.After)
-		}
-	}
-	if promised == 0 || r.PropagationSeconds == nil {
-		t.Fatal("pass without any promised check")
-	}
-}
+// assertAliveThenDead checks the one rule on a passing run.
+var assertAliveThenDead = probetest.AssertAliveThenDead
 
 // TestDelayMeasured: the measured propagation latency tracks an injected
 // delay to within 50 ms.

@@ -14,6 +14,7 @@ import (
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/secret"
+	"github.com/revprober/revprober/internal/verdict"
 )
 
 // Sim starts a simulator with the given faults ("delay=300ms", …) and
@@ -83,3 +84,22 @@ func CodeLogin(p *probe.Probe) {
 
 // Deadline sets the propagation deadline.
 func Deadline(d time.Duration) Option { return func(p *probe.Probe) { p.Deadline = d } }
+
+// AssertAliveThenDead checks the one rule on a passing run: every
+// promised artifact was seen alive before the revocation and dead after.
+func AssertAliveThenDead(t testing.TB, r *verdict.Run) {
+	t.Helper()
+	promised := 0
+	for _, c := range r.Checks {
+		if c.Expect != verdict.Dies {
+			continue
+		}
+		promised++
+		if c.Before != verdict.Alive || c.After != verdict.Dead || c.PropagationSeconds == nil {
+			t.Fatalf("pass with %s before=%s after=%s", c.Check, c.Before, c.After)
+		}
+	}
+	if promised == 0 || r.PropagationSeconds == nil {
+		t.Fatal("pass without any promised check")
+	}
+}

@@ -93,24 +93,8 @@ func sorted(a []verdict.Artifact) []verdict.Artifact {
 	return out
 }
 
-// AssertAliveThenDead is the one rule: a pass has seen every promised
-// artifact alive before and dead after.
-func AssertAliveThenDead(t *testing.T, r *verdict.Run) {
-	t.Helper()
-	promised := 0
-	for _, c := range r.Checks {
-		if c.Expect != verdict.Dies {
-			continue
-		}
-		promised++
-		if c.Before != verdict.Alive || c.After != verdict.Dead || c.PropagationSeconds == nil {
-			t.Fatalf("pass with %s before=%s after=%s", c.Check, c.Before, c.After)
-		}
-	}
-	if promised == 0 || r.PropagationSeconds == nil {
-		t.Fatal("pass without any promised check")
-	}
-}
+// AssertAliveThenDead checks the one rule on a passing run.
+var AssertAliveThenDead = probetest.AssertAliveThenDead
 
 // SetSim sets a vendor emulation's switches.
 func SetSim(t testing.TB, u, body string) {
