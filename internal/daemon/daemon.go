@@ -108,7 +108,7 @@ func (d *Daemon) reload() error {
 		if p.BackchannelLogoutURI != "" {
 			p.Backchannel = d.Backchannel
 		}
-		keys = append(keys, metrics.ProbeKey{Target: p.Target, Endpoint: p.Endpoint, Interval: p.Interval})
+		keys = append(keys, metrics.ProbeKey{Target: p.Target, Endpoint: p.Endpoint, Interval: p.Interval, Checks: p.PlannedChecks()})
 	}
 	// Series first: a run recorded right after Load finds them at zero.
 	d.Metrics.SetProbes(keys)

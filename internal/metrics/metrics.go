@@ -78,6 +78,10 @@ type ProbeKey struct {
 	Target   string
 	Endpoint string
 	Interval time.Duration
+	// Checks are the checks the probe makes; their latency series are
+	// created at zero. Nil means every check. At 10,000 probes the unused
+	// ones would cost hundreds of thousands of series.
+	Checks []verdict.Check
 }
 
 type probeID struct{ target, endpoint string }
@@ -228,7 +232,11 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 		id := probeID{k.Target, k.Endpoint}
 		want[id] = true
 		if !m.probes[id] {
-			m.initProbe(id)
+			m.initProbe(id, k.Checks)
+		} else {
+			for _, c := range orAllChecks(k.Checks) { // a reload may add checks
+				m.checkPropagation.WithLabelValues(id.target, id.endpoint, string(c))
+			}
 		}
 		m.interval.WithLabelValues(id.target, id.endpoint).Set(k.Interval.Seconds())
 	}
@@ -242,8 +250,16 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 	m.probes, m.removed = want, removed
 }
 
+// orAllChecks is checks, or every check when nil.
+func orAllChecks(checks []verdict.Check) []verdict.Check {
+	if checks == nil {
+		return verdict.Checks
+	}
+	return checks
+}
+
 // initProbe creates the series of a probe at zero. m.mu must be held.
-func (m *Metrics) initProbe(id probeID) {
+func (m *Metrics) initProbe(id probeID, checks []verdict.Check) {
 	t, e := id.target, id.endpoint
 	for _, r := range verdict.Results {
 		m.runs.WithLabelValues(t, e, string(r))
@@ -256,8 +272,10 @@ func (m *Metrics) initProbe(id probeID) {
 		m.stepDuration.WithLabelValues(t, e, s)
 	}
 	m.propagation.WithLabelValues(t, e)
-	for _, c := range verdict.Checks {
-		m.checkPropagation.WithLabelValues(t, e, string(c))
+	for _, c := range orAllChecks(checks) {
+		if contains(verdict.Checks, c) {
+			m.checkPropagation.WithLabelValues(t, e, string(c))
+		}
 	}
 	for _, r := range SkipReasons {
 		m.skipped.WithLabelValues(t, e, string(r))
@@ -313,7 +331,7 @@ func (m *Metrics) admit(id probeID) bool {
 	if m.removed[id] {
 		return false
 	}
-	m.initProbe(id)
+	m.initProbe(id, nil)
 	m.probes[id] = true
 	return true
 }

@@ -296,7 +296,7 @@ func TestObserve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, reg := newTest(t)
-			m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}, {"okta", "sessions", time.Minute}})
+			m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}, {Target: "okta", Endpoint: "sessions", Interval: time.Minute}})
 			before := snapshot(t, reg)
 			m.Observe(tt.run())
 			compareDiff(t, diff(before, snapshot(t, reg)), tt.want)
@@ -306,7 +306,7 @@ func TestObserve(t *testing.T) {
 
 func TestObserveSequence(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
 	runs := []verdict.Result{verdict.Error, verdict.Error, verdict.Fail, verdict.Error, verdict.Pass, verdict.Error}
 	wantConsecutive := []float64{1, 2, 0, 1, 0, 1}
 	for i, res := range runs {
@@ -354,7 +354,7 @@ const seriesPerProbe = 3 + 3 + 21 + 6*15 + 15 + 7*15 + 4 + 4 + 1 + 1 + 1 // runs
 func TestSetProbes(t *testing.T) {
 	m, reg := newTest(t)
 	global := len(snapshot(t, reg))
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}, {"janssen", "global_token_revocation", 30 * time.Second}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}, {Target: "janssen", Endpoint: "global_token_revocation", Interval: 30 * time.Second}})
 	snap := snapshot(t, reg)
 	if got := len(snap) - global; got != 2*seriesPerProbe {
 		t.Errorf("2 probes made %d series, want %d", got, 2*seriesPerProbe)
@@ -406,7 +406,7 @@ func TestSetProbes(t *testing.T) {
 	other.ResidualValiditySeconds = f(10)
 	m.Observe(other)
 	m.Skipped("janssen", "revoke_session", SkipOverlap)
-	m.SetProbes([]ProbeKey{{"janssen", "global_token_revocation", 2 * time.Minute}, {"okta", "sessions", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "global_token_revocation", Interval: 2 * time.Minute}, {Target: "okta", Endpoint: "sessions", Interval: time.Minute}})
 	snap = snapshot(t, reg)
 	for k := range snap {
 		if strings.Contains(k, `endpoint="revoke_session"`) {
@@ -439,7 +439,7 @@ func TestSetProbes(t *testing.T) {
 		}
 	}
 	// Added again, it starts from zero.
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
 	if got := testutil.ToFloat64(m.failures.WithLabelValues("janssen", "revoke_session", "fail", "session_still_alive")); got != 0 {
 		t.Errorf("re-added probe starts at %v", got)
 	}
@@ -462,7 +462,7 @@ func TestObserveBeforeSetProbes(t *testing.T) {
 	if got, want := len(snap)-global, seriesPerProbe-1+3; got != want {
 		t.Errorf("%d series, want %d", got, want)
 	}
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
 	if got := testutil.ToFloat64(m.failures.WithLabelValues("janssen", "revoke_session", "fail", "access_token_still_active")); got != 1 {
 		t.Errorf("SetProbes reset an observed probe: %v", got)
 	}
@@ -470,7 +470,7 @@ func TestObserveBeforeSetProbes(t *testing.T) {
 
 func TestSkipped(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
 	before := snapshot(t, reg)
 	m.Skipped("janssen", "revoke_session", SkipNotLeader)
 	m.Skipped("janssen", "revoke_session", SkipNotLeader)
@@ -535,7 +535,7 @@ func TestBuildInfo(t *testing.T) {
 // No label value may come from anything but a closed list or the config.
 func TestLabelValuesClosed(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
 	for _, res := range []verdict.Result{verdict.Pass, verdict.Fail, verdict.Error, "", "oops: 500"} {
 		for _, reason := range append(append([]verdict.Reason{"", "none", "read tcp: i/o timeout", "eyJhbGciOiJSUzI1NiJ9"}, verdict.FailReasons...), verdict.ErrorReasons...) {
 			r := baseRun(res, reason)
@@ -640,7 +640,7 @@ func TestHistogramsAreClassicAndSmall(t *testing.T) {
 
 // fillAll makes every metric have at least one series.
 func fillAll(m *Metrics) {
-	m.SetProbes([]ProbeKey{{"janssen", "revoke_session", time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
 	r := baseRun(verdict.Pass, verdict.ReasonNone)
 	r.ResidualValiditySeconds = f(300)
 	r.PropagationSeconds = f(1)
@@ -707,7 +707,7 @@ func TestConcurrent(t *testing.T) {
 	keys := func(n int) []ProbeKey {
 		var k []ProbeKey
 		for i := 0; i < n; i++ {
-			k = append(k, ProbeKey{fmt.Sprintf("t%d", i), "e", time.Minute})
+			k = append(k, ProbeKey{Target: fmt.Sprintf("t%d", i), Endpoint: "e", Interval: time.Minute})
 		}
 		return k
 	}
@@ -745,7 +745,7 @@ func BenchmarkObserve(b *testing.B) {
 	m := New(prometheus.NewRegistry(), BuildInfo{})
 	var keys []ProbeKey
 	for i := 0; i < 10000; i++ {
-		keys = append(keys, ProbeKey{fmt.Sprintf("tenant-%d", i), "global_token_revocation", time.Minute})
+		keys = append(keys, ProbeKey{Target: fmt.Sprintf("tenant-%d", i), Endpoint: "global_token_revocation", Interval: time.Minute})
 	}
 	m.SetProbes(keys)
 	r := baseRun(verdict.Pass, verdict.ReasonNone)
@@ -765,7 +765,7 @@ func BenchmarkSetProbes10k(b *testing.B) {
 	m := New(prometheus.NewRegistry(), BuildInfo{})
 	var keys []ProbeKey
 	for i := 0; i < 10000; i++ {
-		keys = append(keys, ProbeKey{fmt.Sprintf("tenant-%d", i), "global_token_revocation", time.Minute})
+		keys = append(keys, ProbeKey{Target: fmt.Sprintf("tenant-%d", i), Endpoint: "global_token_revocation", Interval: time.Minute})
 	}
 	start := time.Now()
 	m.SetProbes(keys)

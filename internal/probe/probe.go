@@ -11,6 +11,7 @@ package probe
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/revprober/revprober/internal/backchannel"
@@ -94,4 +95,57 @@ func (p *Probe) CanaryKey() string {
 		names += "\x00" + c.Username
 	}
 	return fingerprint(p.Issuer + p.URLs.Token + names)
+}
+
+// candidate is a check the probe's config and profile ask for.
+type candidate struct {
+	kind     verdict.Check
+	resource *Resource
+}
+
+// candidates lists, in order, the enabled checks whose artifact the
+// profile does not leave unchecked. The refresh check comes first, so the
+// others look at the newest access token.
+func (p *Probe) candidates() []candidate {
+	var out []candidate
+	add := func(k verdict.Check, res *Resource) {
+		if p.Profile.Expect(k.Artifact()) != verdict.Unchecked {
+			out = append(out, candidate{k, res})
+		}
+	}
+	if p.Checks.Refresh {
+		add(verdict.RefreshGrant, nil)
+	}
+	if p.Checks.Introspection {
+		add(verdict.Introspection, nil)
+	}
+	if p.Checks.Userinfo {
+		add(verdict.Userinfo, nil)
+	}
+	if p.Checks.PromptNone {
+		add(verdict.PromptNone, nil)
+	}
+	if p.Checks.SessionStatus {
+		add(verdict.SessionStatus, nil)
+	}
+	for i := range p.Checks.Resources {
+		add(verdict.ResourceCall, &p.Checks.Resources[i])
+	}
+	if p.Profile.BackchannelLogout && p.Backchannel != nil {
+		add(verdict.BackchannelLogout, nil)
+	}
+	return out
+}
+
+// PlannedChecks are the kinds of check the probe can make (an issuer
+// that turns out not to offer introspection or userinfo drops those at
+// run time): the metrics create latency series for these only.
+func (p *Probe) PlannedChecks() []verdict.Check {
+	var out []verdict.Check
+	for _, c := range p.candidates() {
+		if !slices.Contains(out, c.kind) {
+			out = append(out, c.kind)
+		}
+	}
+	return out
 }

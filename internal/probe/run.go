@@ -233,40 +233,18 @@ type check struct {
 	wait     *backchannel.Wait // the backchannel_logout check's registration
 }
 
-// plan decides which checks run: enabled, possible with the endpoints
-// known, and not "unchecked" in the profile.
+// plan lays out the checks of this run: the probe's candidates, for every
+// canary, less those whose endpoint the issuer does not offer.
 func (r *runner) plan() {
-	p := r.p
 	for _, cs := range r.canarie {
-		add := func(k verdict.Check, res *Resource) {
-			expect := p.Profile.Expect(k.Artifact())
-			if expect == verdict.Unchecked {
-				return
+		for _, cand := range r.p.candidates() {
+			if (cand.kind == verdict.Introspection && r.eps.Introspection == "") || (cand.kind == verdict.Userinfo && r.eps.Userinfo == "") {
+				continue
 			}
-			c := &check{kind: k, canary: cs, resource: res}
-			c.obs = verdict.Observation{Check: k, Artifact: k.Artifact(), Canary: cs.spec.Name, Expect: expect, Before: verdict.Skipped, After: verdict.Skipped}
+			expect := r.p.Profile.Expect(cand.kind.Artifact())
+			c := &check{kind: cand.kind, canary: cs, resource: cand.resource}
+			c.obs = verdict.Observation{Check: cand.kind, Artifact: cand.kind.Artifact(), Canary: cs.spec.Name, Expect: expect, Before: verdict.Skipped, After: verdict.Skipped}
 			r.checks = append(r.checks, c)
-		}
-		if p.Checks.Refresh {
-			add(verdict.RefreshGrant, nil)
-		}
-		if p.Checks.Introspection && r.eps.Introspection != "" {
-			add(verdict.Introspection, nil)
-		}
-		if p.Checks.Userinfo && r.eps.Userinfo != "" {
-			add(verdict.Userinfo, nil)
-		}
-		if p.Checks.PromptNone {
-			add(verdict.PromptNone, nil)
-		}
-		if p.Checks.SessionStatus {
-			add(verdict.SessionStatus, nil)
-		}
-		for i := range p.Checks.Resources {
-			add(verdict.ResourceCall, &p.Checks.Resources[i])
-		}
-		if p.Profile.BackchannelLogout && p.Backchannel != nil {
-			add(verdict.BackchannelLogout, nil)
 		}
 	}
 }
