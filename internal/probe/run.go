@@ -480,6 +480,10 @@ func (r *runner) judge() {
 	case all:
 		run.Result, run.Reason = verdict.Pass, verdict.ReasonNone
 		run.PropagationSeconds = &slowest
+	default:
+		// Unreachable by construction; a run must never end without a verdict.
+		run.Result, run.Reason = verdict.Error, verdict.InternalError
+		run.Detail = "no verdict could be derived from the observations"
 	}
 	for _, c := range r.checks {
 		if c.obs.Drift {
