@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"github.com/revprober/revprober/internal/testenv"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,23 +24,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestSIGHUPReload: `revprober run` reloads on SIGHUP; a broken file keeps
 // the running config and sets revprober_config_last_reload_successful 0;
 // fixing it sets 1 again.
 func TestSIGHUPReload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "revprober.yml")
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	good := demo.ConfigYAML(demo.Params{SimURL: "http://127.0.0.1:1", Listen: listen, Interval: "1h", Timeout: "30s", Deadline: "5s"})
 	if err := os.WriteFile(path, good, 0o600); err != nil {
 		t.Fatal(err)

@@ -10,16 +10,14 @@
 package browser
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"github.com/revprober/revprober/internal/testenv"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,36 +26,8 @@ import (
 
 const probeID = "janssen-sim/global-token-revocation"
 
-// syncBuffer collects the daemon's log for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startDemo builds revprober and runs `revprober demo` on a free port.
-func startDemo(t *testing.T) (base string, logs *syncBuffer) {
+func startDemo(t *testing.T) (base string, logs *testenv.SyncBuffer) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "revprober")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/revprober")
@@ -65,8 +35,8 @@ func startDemo(t *testing.T) (base string, logs *syncBuffer) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
-	logs = &syncBuffer{}
+	addr := testenv.FreeAddr(t)
+	logs = &testenv.SyncBuffer{}
 	cmd := exec.Command(bin, "demo", "--listen", addr)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

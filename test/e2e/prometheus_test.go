@@ -21,8 +21,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/revprober/revprober/internal/testenv"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -73,18 +73,6 @@ func revproberBin(t *testing.T, root string) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// freeAddr returns a loopback address with a port nobody listens on (the
-// port is released before use: a small race, fine on a test machine).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // proc is a process this test started; it is killed at cleanup.
@@ -444,7 +432,7 @@ func TestPrometheusAlerts(t *testing.T) {
 	dir := t.TempDir()
 
 	// 1. The simulator.
-	simAddr := freeAddr(t)
+	simAddr := testenv.FreeAddr(t)
 	simURL := "http://" + simAddr
 	sim := start(t, dir, "idpsim", bin, "idpsim", "--listen", simAddr)
 	waitFor(t, 30*time.Second, "the simulator", ok200(simURL+"/_sim/faults"), sim)
@@ -459,14 +447,14 @@ func TestPrometheusAlerts(t *testing.T) {
 	setFaults()
 
 	// 2. revprober.
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	cfg := writeConfig(t, dir, simURL, listen)
 	rp := start(t, dir, "revprober", bin, "run", "-c", cfg)
 	metricsURL := "http://" + listen + "/metrics"
 	waitFor(t, 30*time.Second, "revprober /metrics", ok200(metricsURL), rp)
 
 	// 3. Prometheus, scraping revprober every second and evaluating the shipped rules.
-	promAddr := freeAddr(t)
+	promAddr := testenv.FreeAddr(t)
 	pcfg := writePrometheusConfig(t, dir, filepath.Join(root, "dashboards", "revprober.rules.yml"), listen)
 	prom := start(t, dir, "prometheus", promBin, "--config.file", pcfg, "--storage.tsdb.path", filepath.Join(dir, "tsdb"),
 		"--web.listen-address", promAddr)

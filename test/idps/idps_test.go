@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/revprober/revprober/internal/testenv"
 	"io"
 	"net/http"
 	"os"
@@ -30,7 +31,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,24 +96,6 @@ func binary(env, dir, pkg, out string) (string, error) {
 	return out, nil
 }
 
-// syncBuffer collects a process's stderr for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startIdP starts a provider process that prints "READY <issuer>" on
 // stdout, waits (bounded) for that line and for its discovery document,
 // and kills it when the test and all its subtests are done.
@@ -123,7 +105,7 @@ func startIdP(t *testing.T, cmd *exec.Cmd) (issuer string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &testenv.SyncBuffer{}
 	cmd.Stderr = stderr
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {

@@ -22,7 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/revprober/revprober/internal/testenv"
 	"net/http"
 	"os"
 	"os/exec"
@@ -91,16 +91,6 @@ type env struct {
 	redis   *exec.Cmd
 	redisAt string
 	procs   []*proc
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // poll calls ok every 50 ms until it returns true or d has passed.
@@ -269,10 +259,10 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	e.redisAt = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e.redisAt = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	e.startRedis()
 
-	simAt := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	simAt := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	e.start("idpsim", e.bin, "idpsim", "--listen", simAt)
 	simURL := "http://" + simAt
 	poll(t, 10*time.Second, "the simulator", func() bool {
@@ -283,7 +273,7 @@ func TestReplicas(t *testing.T) {
 	prefix := fmt.Sprintf("rptest%d:", time.Now().UnixNano())
 	for i := range replicas {
 		p := &proc{name: fmt.Sprintf("replica-%d", i)}
-		p.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		p.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		p.ev = filepath.Join(e.dir, p.name+".evidence.jsonl")
 		cfgPath := filepath.Join(e.dir, p.name+".yml")
 		if err := os.WriteFile(cfgPath, []byte(config(simURL, e.redisAt, prefix, p.name, p.addr, p.ev)), 0o600); err != nil {
