@@ -196,6 +196,13 @@ func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time)
 	}
 	defer release()
 	run := s.opts.Run(ctx, p)
+	if ctx.Err() != nil && run.Result == verdict.Error {
+		// Cut short by shutdown, not by the IdP: recording it would put a
+		// false error into metrics and evidence at every restart. (Its
+		// clean-up still ran: it uses a context of its own.)
+		s.opts.Logger.Info("probe run abandoned: shutting down", "probe", p.ID(), "run_id", run.ID)
+		return nil, "", ctx.Err()
+	}
 	run.Replica = s.opts.Replica
 	if !tick.IsZero() {
 		run.Tick = &tick

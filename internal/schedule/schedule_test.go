@@ -159,3 +159,31 @@ func BenchmarkLoad10k(b *testing.B) {
 		_ = s.Shutdown()
 	}
 }
+
+// TestShutdownDoesNotRecordAbandonedRuns: a run cut short because the
+// daemon stops is not an IdP error and must not reach metrics or evidence;
+// a verdict reached before the stop is still recorded.
+func TestShutdownDoesNotRecordAbandonedRuns(t *testing.T) {
+	for _, tc := range []struct {
+		result verdict.Result
+		record bool
+	}{{verdict.Error, false}, {verdict.Fail, true}} {
+		var recorded []*verdict.Run
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := New(Options{
+			Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Recorders: []Recorder{RecorderFunc(func(r *verdict.Run) { recorded = append(recorded, r) })},
+			Run: func(context.Context, *probe.Probe) *verdict.Run {
+				cancel() // the daemon stops while the run is under way
+				return &verdict.Run{Result: tc.result, Reason: verdict.Timeout}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _ = s.RunOnce(ctx, testProbe("t", time.Minute), time.Now())
+		if got := len(recorded) == 1; got != tc.record {
+			t.Errorf("%s cut short by shutdown: recorded=%v, want %v", tc.result, got, tc.record)
+		}
+	}
+}
