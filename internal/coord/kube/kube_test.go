@@ -241,7 +241,11 @@ func TestAPIServerDown(t *testing.T) {
 	var mu sync.Mutex
 	var states []bool
 	coords[0].SetStateFunc(func(up bool) { mu.Lock(); states = append(states, up); mu.Unlock() })
-	waitFor(t, 5*time.Second, "a first leader", func() bool { return leader(coords) != nil })
+	// Both replicas must have reached the API server once before it goes
+	// away, or the first state a replica reports is "down".
+	waitFor(t, 5*time.Second, "a first leader, both replicas up", func() bool {
+		return leader(coords) != nil && coords[0].Up() && coords[1].Up()
+	})
 	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Second, Timeout: 500 * time.Millisecond}
 
 	down.Store(true)
