@@ -149,6 +149,12 @@ func writeReport(w io.Writer, runs []*verdict.Run) {
 		if r.Cleanup != "" {
 			fmt.Fprintf(w, "  cleanup: %s\n", r.Cleanup)
 		}
+		for _, u := range r.Unverified {
+			fmt.Fprintf(w, "  not verified: %s: %s\n", u.Artifact, u.Why)
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
 	}
 	counts := map[verdict.Result]int{}
 	for _, r := range runs {

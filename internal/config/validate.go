@@ -268,8 +268,11 @@ func (v *validator) checks(c *Checks, p string) {
 
 func (v *validator) statuses(p string, codes []int) {
 	for i, code := range codes {
-		if code < 100 || code > 599 {
-			v.errorAt(fmt.Sprintf("%s[%d]", p, i), "must be an HTTP status (100-599)")
+		// Only a refusal of the token can mean "dead": a 5xx, a 429 or
+		// a redirect says the server could not answer, and counting it
+		// as dead would turn an outage into a pass.
+		if code < 400 || code > 499 || code == 429 {
+			v.errorAt(fmt.Sprintf("%s[%d]", p, i), "must be a 4xx HTTP status other than 429 (a status that refuses the token)")
 		}
 	}
 }

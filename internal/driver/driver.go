@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/verdict"
@@ -41,7 +42,24 @@ type Env struct {
 	LoginClient *oauth.ClientAuth
 	// Canaries are the users whose access is revoked (usually one).
 	Canaries []*Canary
+
+	sent time.Time // see Sending
 }
+
+// Sending tells the engine that the revoking request is about to go out.
+// A driver calls it just before that request (before the first one, for
+// several canaries): the propagation clock and deadline start there, so
+// an admin-token fetch or a user lookup made first is not counted as
+// propagation. A driver that never calls it is timed from the start of
+// Revoke, which only makes its latencies look longer.
+func (e *Env) Sending() {
+	if e.sent.IsZero() {
+		e.sent = time.Now()
+	}
+}
+
+// SentAt is when Sending was first called; zero if never.
+func (e *Env) SentAt() time.Time { return e.sent }
 
 // Canary is one logged-in canary user as a driver sees it.
 type Canary struct {

@@ -349,7 +349,7 @@ revprober_probe_last_result{endpoint="revoke_session",result="pass",target="jans
 // seriesPerProbe is what one probe costs in series after SetProbes (before
 // any run); the design target is 10,000 probes on one replica.
 // check_propagation has one histogram (15 series) per check in verdict.Checks (7).
-const seriesPerProbe = 3 + 3 + 21 + 6*15 + 15 + 7*15 + 4 + 4 + 1 + 1 + 1 // runs, last_result, failures, step, propagation, check_propagation, skipped, drift, probe_drift, consecutive_errors, interval
+var seriesPerProbe = 3 + 3 + (len(verdict.FailReasons) + len(verdict.ErrorReasons) + 1) + 6*15 + 15 + 7*15 + 4 + 4 + 1 + 1 + 1 // runs, last_result, failures, step, propagation, check_propagation, skipped, drift, probe_drift, consecutive_errors, interval
 
 func TestSetProbes(t *testing.T) {
 	m, reg := newTest(t)

@@ -396,5 +396,15 @@ func SessionStatus(ctx context.Context, c *http.Client, u string) (alive bool, e
 	if err := json.Unmarshal(resp.Body, &body); err != nil || body.State == "" {
 		return false, fmt.Errorf("session_status at %s: answer has no state", u)
 	}
-	return body.State == "authenticated", nil
+	switch body.State {
+	case "authenticated":
+		return true, nil
+	case "unknown", "unauthenticated": // gone, or never completed (§1.8)
+		return false, nil
+	}
+	state := body.State
+	if len(state) > 40 {
+		state = state[:40] + "…"
+	}
+	return false, fmt.Errorf("session_status at %s: unexpected state %q", u, state)
 }

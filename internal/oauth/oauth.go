@@ -355,8 +355,10 @@ func Refresh(ctx context.Context, c *http.Client, ep Endpoints, client *ClientAu
 	}
 	t, err := cfg.TokenSource(withClient(ctx, c), &oauth2.Token{RefreshToken: refreshToken.Reveal()}).Token()
 	if err != nil {
+		// Only a 400 invalid_grant (RFC 6749 §5.2) is the server refusing
+		// the grant; the same code on a 5xx or a 200 is a broken answer.
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" && re.Response != nil && re.Response.StatusCode == http.StatusBadRequest {
 			return false, nil, nil
 		}
 		return false, nil, fmt.Errorf("refresh at %s: %w", ep.Token, describeTokenError(err))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -68,6 +69,24 @@ func (r *runner) residualValidity(ctx context.Context) {
 	left := max(claims.ExpiresAt.Sub(r.now()).Seconds(), 0)
 	r.run.ResidualValiditySeconds = &left
 	r.run.ResidualValidityVerified = verified
+}
+
+// tokenExpiry is when the access token expires by itself: the earlier of
+// the token response's expires_in and the JWT's exp (read unverified: an
+// exp earlier than the truth only makes the run stricter). Zero when
+// neither is known.
+func tokenExpiry(t *oauth.Tokens) time.Time {
+	exp := t.Expiry
+	raw := t.AccessToken.Reveal()
+	if strings.Count(raw, ".") == 2 {
+		var c atClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(raw, &c); err == nil && c.ExpiresAt != nil {
+			if exp.IsZero() || c.ExpiresAt.Time.Before(exp) {
+				exp = c.ExpiresAt.Time
+			}
+		}
+	}
+	return exp
 }
 
 // note adds an informational line to the run record; notes never change

@@ -23,6 +23,16 @@ import (
 // run that timed out still revokes what it left alive.
 const cleanupTimeout = 10 * time.Second
 
+// confirmations is how many dead answers in a row settle a check. One is
+// not enough: behind a load balancer one IdP node may have revoked while
+// another still accepts the token, and a single lucky answer would pass.
+// The propagation latency is taken from the first answer of the streak.
+const confirmations = 2
+
+// expirySkew is the margin before a token's expiry from which its death
+// is no longer credited to the revocation (clocks of prober and IdP differ).
+const expirySkew = 2 * time.Second
+
 // Run executes one run of p. It never panics and always returns a record.
 func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 	r := &runner{p: p, trace: &httpx.Trace{}, now: time.Now}
@@ -102,6 +112,14 @@ type canaryState struct {
 	// sid is the OP session id from a verified JWT access token or the ID
 	// token, when known: the key a back-channel logout token names.
 	sid string
+	// revokedExpiry is when revokedAT expires by itself (expires_in, or the
+	// JWT's exp if earlier); zero when unknown. A death seen after it
+	// proves nothing about the revocation.
+	revokedExpiry time.Time
+	// refreshUncertain is set once a refresh attempt got no clear answer:
+	// the IdP may have rotated the refresh token without our seeing the new
+	// one, so a later invalid_grant no longer proves revocation.
+	refreshUncertain bool
 }
 
 // accessToken is the access token the checks look at.
@@ -168,6 +186,9 @@ func (r *runner) execute(ctx context.Context) error {
 		return err
 	}
 	r.plan()
+	if err := r.checkPlan(); err != nil {
+		return err
+	}
 	if err := r.step(verdict.StepPositive, func() error { return r.positiveControl(ctx) }); err != nil {
 		return err
 	}
@@ -229,8 +250,14 @@ type check struct {
 	resource *Resource
 	obs      verdict.Observation
 	lastErr  error
-	dead     bool
-	wait     *backchannel.Wait // the backchannel_logout check's registration
+	// reason, when set, is the error reason of a check that could not
+	// reach a state (instead of the check's own "unavailable" reason).
+	reason verdict.Reason
+	// deadStreak counts the dead answers in a row; dead is set once it
+	// reaches confirmations.
+	deadStreak int
+	dead       bool
+	wait       *backchannel.Wait // the backchannel_logout check's registration
 }
 
 // plan lays out the checks of this run: the probe's candidates, for every
@@ -263,9 +290,15 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 		}
 		var next *oauth.Tokens
 		alive, next, err = oauth.Refresh(ctx, r.client, r.eps, r.p.LoginClient, cs.tokens.RefreshToken)
-		if alive {
+		switch {
+		case err != nil:
+			cs.refreshUncertain = true
+		case alive:
 			r.addSecrets(next)
 			cs.adopt(next)
+		case cs.refreshUncertain:
+			return verdict.Failed, errors.New("invalid_grant, but an earlier refresh attempt of this run got no clear answer: " +
+				"the IdP may have rotated the refresh token then, so invalid_grant now proves no revocation")
 		}
 	case verdict.Introspection:
 		alive, err = oauth.Introspect(ctx, r.client, r.eps.Introspection, r.p.Introspector, cs.accessToken(), "access_token")
@@ -307,26 +340,95 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 // The refresh check runs first so the other checks look at the newest
 // access token.
 func (r *runner) positiveControl(ctx context.Context) error {
-	var dead []string
+	dead := map[*canaryState][]string{}
+	total := map[*canaryState]int{}
 	for _, c := range r.checks {
 		st, err := r.observe(ctx, c)
 		c.obs.Before = st
+		total[c.canary]++
 		switch st {
 		case verdict.Failed:
 			return verdict.Errorf(c.kind.Unavailable(), "positive control, %s (canary %s): %v", c.kind, c.canary.spec.Name, err)
 		case verdict.Dead:
-			dead = append(dead, string(c.kind))
+			dead[c.canary] = append(dead[c.canary], string(c.kind))
 		}
 	}
-	if len(dead) == 0 {
-		return nil
+	// Judged per canary: another process revoking one canary of a group
+	// is interference, not a misconfigured check.
+	for _, cs := range r.canarie {
+		d := dead[cs]
+		switch {
+		case len(d) == 0:
+		case len(d) == total[cs]:
+			// Everything died between login and revocation: somebody else
+			// revoked the canary. Not our revocation, so no verdict.
+			return verdict.Errorf(verdict.Interference, "every check saw canary %s's artifacts dead before the revocation (%s): another process revoked the canary, or the only check is misconfigured", cs.spec.Name, strings.Join(d, ", "))
+		default:
+			return verdict.Errorf(verdict.PositiveControlFailed, "before the revocation, %s saw a fresh token of canary %s dead while other checks saw it alive: that check is misconfigured", strings.Join(d, ", "), cs.spec.Name)
+		}
 	}
-	if len(dead) == len(r.checks) {
-		// Everything died between login and revocation: somebody else
-		// revoked the canary. Not our revocation, so no verdict.
-		return verdict.Errorf(verdict.Interference, "every check saw the canary's artifacts dead before the revocation (%s): another process revoked the canary", strings.Join(dead, ", "))
+	return nil
+}
+
+// checkPlan refuses, before anything is revoked, a run that could prove
+// nothing or that would silently skip a promise it was configured to
+// check, and records what a pass will not cover.
+func (r *runner) checkPlan() error {
+	observed := map[verdict.Artifact]bool{}
+	notified := false
+	for _, c := range r.checks {
+		// A back-channel logout token is the IdP's own claim that the
+		// session ended, not an observation of the session: a missing one
+		// can fail the run, an arrived one cannot pass it (see judge).
+		switch {
+		case c.obs.Expect != verdict.Dies:
+		case c.kind == verdict.BackchannelLogout:
+			notified = true
+		default:
+			observed[c.obs.Artifact] = true
+		}
 	}
-	return verdict.Errorf(verdict.PositiveControlFailed, "before the revocation, %s saw a fresh token dead while other checks saw it alive: that check is misconfigured", strings.Join(dead, ", "))
+	if len(observed) == 0 && !notified {
+		return verdict.Errorf(verdict.ConfigError, "no enabled check verifies anything this endpoint promises to kill")
+	}
+	for _, a := range verdict.Artifacts {
+		if r.p.Profile.Expect(a) != verdict.Dies || observed[a] {
+			continue
+		}
+		why, chosen := r.unobserved(a)
+		if !chosen {
+			return verdict.Errorf(verdict.ConfigError, "the endpoint promises the %s dies, but %s", a, why)
+		}
+		r.run.Unverified = append(r.run.Unverified, verdict.Unverified{Artifact: a, Why: why})
+	}
+	return nil
+}
+
+// unobserved says why no check observes artifact a, and whether that is
+// the operator's choice (a pass then says nothing about a) rather than a
+// check the configuration asked for that the issuer cannot serve.
+func (r *runner) unobserved(a verdict.Artifact) (why string, chosen bool) {
+	ch := r.p.Checks
+	switch a {
+	case verdict.AccessToken:
+		if ch.Introspection || ch.Userinfo {
+			return "the issuer publishes no introspection_endpoint or userinfo_endpoint, so the enabled access-token checks cannot run " +
+				"(set the target's urls.introspection or urls.userinfo, or endpoints[].expect.access_token: unchecked)", false
+		}
+		return "checks.introspection and checks.userinfo are off", true
+	case verdict.RefreshToken:
+		return "checks.refresh is off", true
+	case verdict.Session:
+		switch {
+		case r.p.LoginMethod != "authorization_code":
+			return "a password login creates no OP session to check", true
+		case r.p.Profile.BackchannelLogout && r.p.Backchannel != nil:
+			return "only the back-channel logout notification is checked, which is the IdP's word, not an observation of the session (enable checks.prompt_none)", true
+		}
+		return "no session check is enabled (checks.prompt_none, checks.session_status)", true
+	default:
+		return "no checks.resources are configured", true
+	}
 }
 
 func (r *runner) revoke(ctx context.Context) error {
@@ -339,12 +441,23 @@ func (r *runner) revoke(ctx context.Context) error {
 	}
 	for _, cs := range r.canarie {
 		cs.revokedAT = cs.tokens.AccessToken
+		cs.revokedExpiry = tokenExpiry(cs.tokens)
 		env.Canaries = append(env.Canaries, cs.dc)
 	}
 	r.residualValidity(ctx) // informational: never fails the run
 	r.env = env
 	r.revoked = r.now()
-	if err := r.p.Driver.Revoke(ctx, env); err != nil {
+	err := r.p.Driver.Revoke(ctx, env)
+	if sent := env.SentAt(); !sent.IsZero() {
+		r.revoked = sent // the revoking request itself, not the admin-token fetch before it
+	}
+	for _, cs := range r.canarie {
+		if exp := cs.revokedExpiry; !exp.IsZero() && exp.Before(r.revoked.Add(r.p.Deadline)) {
+			r.note("the access token of canary %s expires %s after the revocation, within the propagation deadline (%s): a death seen after its expiry is not credited to the revocation",
+				cs.spec.Name, exp.Sub(r.revoked).Round(time.Millisecond), r.p.Deadline)
+		}
+	}
+	if err != nil {
 		var withReason *verdict.Err
 		if errors.As(err, &withReason) {
 			return err
@@ -354,10 +467,11 @@ func (r *runner) revoke(ctx context.Context) error {
 	return nil
 }
 
-// verify polls every promised-dead check until it is seen dead or the
-// propagation deadline passes. The interval grows with the time since the
-// revocation (5 % of it, within PollInitial..PollMax), so the measured
-// latency is within about 5 % of the truth without hammering the IdP.
+// verify polls every promised-dead check until it is settled dead (seen
+// dead confirmations times in a row) or the propagation deadline passes.
+// The interval grows with the time since the revocation (5 % of it, within
+// PollInitial..PollMax), so the measured latency is within about 5 % of
+// the truth without hammering the IdP.
 func (r *runner) verify(ctx context.Context) error {
 	deadline := r.revoked.Add(r.p.Deadline)
 	var pending []*check
@@ -366,32 +480,21 @@ func (r *runner) verify(ctx context.Context) error {
 			pending = append(pending, c)
 		}
 	}
+	cutShort := func() error {
+		return verdict.Errorf(verdict.Timeout, "verification cut short by the run timeout (%s) before the propagation deadline", r.p.Timeout)
+	}
 	for {
 		var still []*check
 		for _, c := range pending {
-			sent := r.now()
-			st, err := r.observe(ctx, c)
-			c.obs.Polls++
+			if err := r.poll(ctx, c); err != nil {
+				return err
+			}
 			if ctx.Err() != nil {
-				return verdict.Errorf(verdict.Timeout, "verification cut short by the run timeout (%s) before the propagation deadline", r.p.Timeout)
+				return cutShort()
 			}
-			c.obs.After, c.lastErr = st, err
-			if st == verdict.Dead {
-				c.dead = true
-				lat := sent.Sub(r.revoked).Seconds()
-				if c.wait != nil { // the notification's own arrival time
-					at, _ := c.wait.Arrived()
-					if at.Before(r.revoked) {
-						// Sent before our revocation: someone else logged
-						// the canary out. Not proof of this endpoint.
-						return verdict.Errorf(verdict.Interference, "a back-channel logout token for canary %s arrived before the revocation", c.canary.spec.Name)
-					}
-					lat = at.Sub(r.revoked).Seconds()
-				}
-				c.obs.PropagationSeconds = &lat
-				continue
+			if !c.dead && c.reason == "" {
+				still = append(still, c)
 			}
-			still = append(still, c)
 		}
 		pending = still
 		if len(pending) == 0 {
@@ -400,6 +503,22 @@ func (r *runner) verify(ctx context.Context) error {
 		now := r.now()
 		if !now.Before(deadline) {
 			r.deadlineReached = true
+			// A check seen dead at the last poll gets its confirmation
+			// now: it was dead by the deadline, or it came back.
+			for _, c := range pending {
+				if c.deadStreak == 0 {
+					continue
+				}
+				if err := r.poll(ctx, c); err != nil {
+					return err
+				}
+				if ctx.Err() != nil {
+					return cutShort()
+				}
+				if c.obs.After == verdict.Dead && c.reason == "" {
+					c.dead = true
+				}
+			}
 			break
 		}
 		wait := now.Sub(r.revoked) / 20
@@ -408,7 +527,7 @@ func (r *runner) verify(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return verdict.Errorf(verdict.Timeout, "verification cut short by the run timeout (%s) before the propagation deadline", r.p.Timeout)
+			return cutShort()
 		case <-t.C:
 		}
 	}
@@ -423,6 +542,51 @@ func (r *runner) verify(ctx context.Context) error {
 		c.obs.After, c.lastErr = st, err
 		if st == verdict.Dead {
 			c.obs.Drift = true
+			c.dead = true
+		}
+	}
+	return nil
+}
+
+// poll observes a promised-dead check once and updates its streak. A dead
+// answer starts or extends the streak (the first one of a streak gives
+// the propagation latency); an alive answer ends it; an answer that could
+// not be had leaves it as it is. A dead access token at or after its own
+// expiry settles the check as an error: expiry may have killed it.
+func (r *runner) poll(ctx context.Context, c *check) error {
+	sent := r.now()
+	st, err := r.observe(ctx, c)
+	c.obs.Polls++
+	if ctx.Err() != nil {
+		return nil // the caller reports the timeout
+	}
+	c.obs.After, c.lastErr = st, err
+	switch st {
+	case verdict.Alive:
+		c.deadStreak, c.obs.PropagationSeconds = 0, nil
+	case verdict.Dead:
+		if exp := c.canary.revokedExpiry; c.obs.Artifact != verdict.RefreshToken && c.obs.Artifact != verdict.Session &&
+			!exp.IsZero() && !sent.Before(exp.Add(-expirySkew)) {
+			c.obs.After, c.reason = verdict.Failed, verdict.TokenExpired
+			c.lastErr = fmt.Errorf("the access token was first seen dead %s after the revocation, when it had reached its own expiry: expiry, not the revocation, may have killed it (use a deadline shorter than the token lifetime)",
+				sent.Sub(r.revoked).Round(time.Millisecond))
+			return nil
+		}
+		c.deadStreak++
+		if c.deadStreak == 1 {
+			lat := sent.Sub(r.revoked).Seconds()
+			if c.wait != nil { // the notification's own arrival time
+				at, _ := c.wait.Arrived()
+				if at.Before(r.revoked) {
+					// Sent before our revocation: someone else logged
+					// the canary out. Not proof of this endpoint.
+					return verdict.Errorf(verdict.Interference, "a back-channel logout token for canary %s arrived before the revocation", c.canary.spec.Name)
+				}
+				lat = at.Sub(r.revoked).Seconds()
+			}
+			c.obs.PropagationSeconds = &lat
+		}
+		if c.deadStreak >= confirmations {
 			c.dead = true
 		}
 	}
@@ -461,7 +625,7 @@ func (r *runner) judge() {
 	}
 	promised := 0
 	for _, c := range r.checks {
-		if c.obs.Expect == verdict.Dies {
+		if c.obs.Expect == verdict.Dies && c.kind != verdict.BackchannelLogout {
 			promised++
 		}
 	}
@@ -472,11 +636,18 @@ func (r *runner) judge() {
 			failed.obs.Artifact, failed.canary.spec.Name, r.p.Deadline, failed.kind, failed.obs.Polls)
 	case errored != nil:
 		run.Result, run.Reason = verdict.Error, errored.kind.Unavailable()
+		if errored.reason != "" {
+			run.Reason = errored.reason
+		}
 		run.Detail = fmt.Sprintf("%s check (canary %s) could not observe the artifact: %v", errored.kind, errored.canary.spec.Name, errored.lastErr)
 	case promised == 0:
 		// Nothing was promised dead, or nothing could check it: no proof.
+		// (A delivered back-channel logout token is the IdP's word only.)
 		run.Result, run.Reason = verdict.Error, verdict.ConfigError
 		run.Detail = "no enabled check verifies anything this endpoint promises to kill"
+		if len(r.checks) > 0 {
+			run.Detail += " (a back-channel logout notification is the IdP's claim, not an observation: enable checks.prompt_none)"
+		}
 	case all:
 		run.Result, run.Reason = verdict.Pass, verdict.ReasonNone
 		run.PropagationSeconds = &slowest

@@ -137,6 +137,8 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <tr><th>replica</th><td>{{.Replica}}{{with .Tick}} (tick {{ts .}}){{else}} (run on request or once){{end}}</td></tr>
 <tr><th>config digest</th><td><code>{{.ConfigDigest}}</code></td></tr>
 {{if $.Cleanup}}<tr><th>clean-up</th><td>{{$.Cleanup}}</td></tr>{{end}}
+{{range .Unverified}}<tr><th>not verified</th><td>{{.Artifact}}: {{.Why}}</td></tr>{{end}}
+{{range $.Notes}}<tr><th>note</th><td>{{.}}</td></tr>{{end}}
 </table></div>
 {{end}}
 <h2>Steps</h2><div class="wrap"><table id="steps"><tr><th>step</th><th>duration</th><th>error</th></tr>

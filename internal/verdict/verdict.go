@@ -58,8 +58,11 @@ const (
 	RefreshUnavailable       Reason = "refresh_unavailable"
 	SessionCheckUnavailable  Reason = "session_check_unavailable"
 	ResourceUnavailable      Reason = "resource_unavailable"
-	Timeout                  Reason = "timeout"
-	InternalError            Reason = "internal_error"
+	// TokenExpired: an access token was first seen dead at or after its own
+	// expiry, so expiry, not the revocation, may have killed it.
+	TokenExpired  Reason = "token_expired"
+	Timeout       Reason = "timeout"
+	InternalError Reason = "internal_error"
 )
 
 // FailReasons and ErrorReasons are the closed lists, used to initialise
@@ -68,7 +71,7 @@ var (
 	FailReasons  = []Reason{AccessTokenStillActive, RefreshTokenStillWorks, SessionStillAlive, ResourceStillAccepts}
 	ErrorReasons = []Reason{ConfigError, DiscoveryFailed, EndpointNotOffered, LoginFailed, PositiveControlFailed,
 		Interference, RevokeHTTPError, RevokeUnauthorized, NoSession, IntrospectionUnavailable, UserinfoUnavailable,
-		RefreshUnavailable, SessionCheckUnavailable, ResourceUnavailable, Timeout, InternalError}
+		RefreshUnavailable, SessionCheckUnavailable, ResourceUnavailable, TokenExpired, Timeout, InternalError}
 )
 
 // Artifact is something a revocation may kill.
@@ -231,6 +234,12 @@ type Observation struct {
 	Detail             string   `json:"detail,omitempty"`
 }
 
+// Unverified is a promised-dead artifact that the run did not observe, and why.
+type Unverified struct {
+	Artifact Artifact `json:"artifact"`
+	Why      string   `json:"why"`
+}
+
 // Step is one phase of a run and how long it took.
 type Step struct {
 	Name     string        `json:"name"`
@@ -288,7 +297,12 @@ type Run struct {
 	ResidualValidityVerified bool `json:"residual_validity_verified,omitempty"`
 	// Notes are informational remarks that never change the verdict (for
 	// example a JWT access token whose signature did not verify).
-	Notes        []string          `json:"notes,omitempty"`
+	Notes []string `json:"notes,omitempty"`
+	// Unverified are artifacts the endpoint promises to kill that no check
+	// of this run observed (the configuration checks none of them, or the
+	// run had no such artifact: a password login creates no OP session).
+	// A pass says nothing about them.
+	Unverified   []Unverified      `json:"unverified,omitempty"`
 	Drift        []Artifact        `json:"drift,omitempty"`
 	Steps        []Step            `json:"steps"`
 	Requests     []Request         `json:"requests,omitempty"`

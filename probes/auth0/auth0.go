@@ -151,6 +151,7 @@ func (d *mgmt) Revoke(ctx context.Context, env *driver.Env) error {
 			r.Method, r.URL = http.MethodPost, wire.Join(base, "api", "v2", "users", id, "revoke-access")
 			r.JSON = map[string]any{"preserve_refresh_tokens": false}
 		}
+		env.Sending()
 		resp, err := wire.Do(ctx, env.HTTP, r)
 		if err != nil {
 			return err

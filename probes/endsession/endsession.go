@@ -122,6 +122,7 @@ func (e *endSession) Revoke(ctx context.Context, env *driver.Env) error {
 				req.AddCookie(ck)
 			}
 		}
+		env.Sending()
 		resp, err := httpx.Do(env.HTTP, req)
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "end_session: %v", err)

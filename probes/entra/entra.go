@@ -91,6 +91,7 @@ func (d *revoke) Revoke(ctx context.Context, env *driver.Env) error {
 			return err
 		}
 		u := wire.Join(graph, "v1.0", "users", id, "revokeSignInSessions")
+		env.Sending()
 		resp, err := wire.Do(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodPost, URL: u, Auth: auth})
 		if err != nil {
 			return err

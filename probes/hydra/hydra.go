@@ -93,6 +93,7 @@ func (d *revoke) Revoke(ctx context.Context, env *driver.Env) error {
 				q.Set("all", "true")
 			}
 		}
+		env.Sending()
 		if _, err := wire.Call(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodDelete, URL: u + "?" + q.Encode()}, http.StatusNoContent); err != nil {
 			return err
 		}

@@ -89,6 +89,7 @@ func (c *configAPISession) Revoke(ctx context.Context, env *driver.Env) error {
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 		req.Header.Set("Accept", "application/json")
+		env.Sending()
 		resp, err := httpx.Do(env.HTTP, req)
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "config-api session delete: %v", err)

@@ -74,6 +74,7 @@ func (g *gtr) Revoke(ctx context.Context, env *driver.Env) error {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", auth)
+		env.Sending()
 		resp, err := httpx.Do(env.HTTP, req)
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "global token revocation: %v", err)

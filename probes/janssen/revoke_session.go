@@ -62,6 +62,7 @@ func (r *revokeSession) Revoke(ctx context.Context, env *driver.Env) error {
 		form := url.Values{"user_criterion_key": {r.key}, "user_criterion_value": {v}}
 		// Any client authentication of §1.2 works here (form body): the
 		// admin client's own method.
+		env.Sending()
 		resp, err := oauth.PostForm(ctx, env.HTTP, u, env.Admin, form)
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "revoke_session: %v", err)

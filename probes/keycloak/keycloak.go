@@ -118,6 +118,7 @@ func (d *kc) Revoke(ctx context.Context, env *driver.Env) error {
 		}
 		if !d.consent {
 			u := wire.Join(users, id, "logout")
+			env.Sending()
 			resp, err := wire.Do(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodPost, URL: u, Auth: auth})
 			if err != nil {
 				return err
@@ -138,6 +139,7 @@ func (d *kc) Revoke(ctx context.Context, env *driver.Env) error {
 			return verdict.Errorf(verdict.ConfigError, "%s: no client_id param and no login client", op)
 		}
 		u := wire.Join(users, id, "consents", client)
+		env.Sending()
 		resp, err := wire.Do(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodDelete, URL: u, Auth: auth})
 		if err != nil {
 			return err

@@ -126,6 +126,7 @@ func (d *sessions) Revoke(ctx context.Context, env *driver.Env) error {
 			return err
 		}
 		u := wire.Join(base, "api", "v1", "users", id, "sessions") + "?" + url.Values{"oauthTokens": {fmt.Sprint(d.oauthTokens)}}.Encode()
+		env.Sending()
 		resp, err := wire.Do(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodDelete, URL: u, Auth: auth})
 		if err != nil {
 			return err
@@ -190,6 +191,7 @@ func (d *gtr) Revoke(ctx context.Context, env *driver.Env) error {
 			return err
 		}
 		body := map[string]any{"sub_id": map[string]string{"format": d.format, "id": id}}
+		env.Sending()
 		if _, err := wire.Call(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodPost, URL: u, Auth: auth, JSON: body}, http.StatusNoContent); err != nil {
 			return err
 		}

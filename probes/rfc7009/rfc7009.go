@@ -87,6 +87,7 @@ func (r *revoke) Revoke(ctx context.Context, env *driver.Env) error {
 		if tok.IsZero() {
 			return verdict.Errorf(verdict.PositiveControlFailed, "canary %s has no %s to revoke", c.Name, r.token)
 		}
+		env.Sending()
 		if err := oauth.RevokeToken(ctx, env.HTTP, u, client, tok, r.hint); err != nil {
 			if se, ok := err.(*oauth.StatusError); ok && (se.Status == 401 || se.Status == 403) {
 				return &verdict.Err{Reason: verdict.RevokeUnauthorized, Err: err}

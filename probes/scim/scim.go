@@ -91,6 +91,7 @@ func (d *deactivate) setActive(ctx context.Context, env *driver.Env, active bool
 		req.Header.Set("Content-Type", "application/scim+json")
 		req.Header.Set("Accept", "application/scim+json, application/json")
 		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+		env.Sending()
 		resp, err := httpx.Do(env.HTTP, req)
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "%s: %v", op, err)

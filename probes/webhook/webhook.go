@@ -235,6 +235,7 @@ func (w *webhook) Revoke(ctx context.Context, env *driver.Env) error {
 		if authz != "" {
 			req.Header.Set("Authorization", authz)
 		}
+		env.Sending()
 		resp, err := httpx.Do(env.HTTP, req)
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "webhook: %v", err)
