@@ -12,6 +12,7 @@ package probe
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/revprober/revprober/internal/backchannel"
@@ -86,15 +87,26 @@ type Resource struct {
 // ID is "target/endpoint", unique within a config.
 func (p *Probe) ID() string { return p.Target + "/" + p.Endpoint }
 
-// CanaryKey identifies the canary users of this probe: two probes with the
-// same key must never run at the same time, or each spoils the other's
-// verdict. It is an opaque hash, so no user id reaches a lock name.
-func (p *Probe) CanaryKey() string {
-	names := ""
-	for _, c := range p.Canaries {
-		names += "\x00" + c.Username
+// CanaryKeys identify the canary users of this probe, one key per user,
+// sorted: two probes that share any user must never run at the same time,
+// or each spoils the other's verdict (one revokes the tokens the other is
+// verifying). Coordinators take every key, in this order, so two probes
+// with overlapping groups cannot deadlock. A key is an opaque hash of the
+// IdP and the username, so no user id reaches a lock name.
+func (p *Probe) CanaryKeys() []string {
+	idp := strings.ToLower(strings.TrimSuffix(p.Issuer, "/"))
+	if idp == "" {
+		idp = strings.ToLower(p.URLs.Token)
 	}
-	return fingerprint(p.Issuer + p.URLs.Token + names)
+	keys := make([]string, 0, len(p.Canaries))
+	for _, c := range p.Canaries {
+		k := fingerprint(idp + "\x00" + c.Username)
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // candidate is a check the probe's config and profile ask for.

@@ -235,3 +235,23 @@ func TestPropagationTimedFromTheRevokingRequest(t *testing.T) {
 		t.Errorf("propagation %s for an injected delay of 150ms", got)
 	}
 }
+
+// panicky stands for a driver bug.
+type panicky struct{ driver.Driver }
+
+func (panicky) Revoke(context.Context, *driver.Env) error { panic("driver bug") }
+
+// A panic is an error with reason internal_error, and the clean-up still
+// revokes the tokens the run issued.
+func TestPanicIsAnErrorAndCleansUp(t *testing.T) {
+	_, base := sim(t)
+	p := newProbe(t, base, "janssen-global-token-revocation", nil)
+	p.Driver = panicky{p.Driver}
+	r := probe.Run(context.Background(), p)
+	if r.Result != verdict.Error || r.Reason != verdict.InternalError || !strings.Contains(r.Detail, "driver bug") {
+		t.Fatalf("got %s/%s (%s), want error/internal_error", r.Result, r.Reason, r.Detail)
+	}
+	if !strings.Contains(r.Cleanup, "revoked") {
+		t.Fatalf("clean-up after the panic: %q, want the run's tokens revoked", r.Cleanup)
+	}
+}

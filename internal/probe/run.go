@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -51,8 +50,10 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 		if v := recover(); v != nil {
 			r.run.Result, r.run.Reason = verdict.Error, verdict.InternalError
 			r.run.Detail = fmt.Sprintf("panic: %v", v)
-			debugStack := string(debug.Stack())
-			_ = debugStack // the stack may hold values; only the message is kept
+			// A panic must not leave live canary tokens behind either.
+			if !r.cleaned {
+				r.safeCleanup(context.WithoutCancel(ctx))
+			}
 		}
 		r.finish()
 		run = r.run
@@ -64,6 +65,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 	r.client = httpx.Client(p.Transport, nil)
 
 	err := r.execute(runCtx)
+	r.cleaned = true
 	r.cleanup(context.WithoutCancel(ctx))
 	if err != nil {
 		r.run.Result = verdict.Error
@@ -94,6 +96,7 @@ type runner struct {
 	// deadlineReached is set when verification ran until the deadline (a
 	// fail is only a fail if we waited the full deadline).
 	deadlineReached bool
+	cleaned         bool // the clean-up was started
 }
 
 // canaryState is a logged-in canary: its newest tokens and every token
@@ -734,6 +737,17 @@ func (r *runner) cleanup(parent context.Context) {
 		r.run.Cleanup = fmt.Sprintf("revoked %d tokens through RFC 7009", len(live))
 		return nil
 	})
+}
+
+// safeCleanup is the clean-up after a panic: it may meet the same broken
+// state, so a second panic is caught and noted, not raised.
+func (r *runner) safeCleanup(ctx context.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.run.Cleanup = fmt.Sprintf("clean-up failed: panic: %v", v)
+		}
+	}()
+	r.cleanup(ctx)
 }
 
 // restore undoes a revocation that changed the canary itself (driver.Restorer),

@@ -80,3 +80,29 @@ func TestRunNowNeedsTryAcquire(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Probes whose canary groups share a user, listed in another order or
+// with the issuer spelled with a trailing slash, still exclude each other.
+func TestSharedCanaryUserExcludes(t *testing.T) {
+	l := NewLocalCoordinator()
+	a := &probe.Probe{Target: "a", Endpoint: "e", Issuer: "https://idp.example/", Interval: time.Minute, Timeout: time.Second,
+		Canaries: []probe.Canary{{Name: "x", Username: "canary01"}}}
+	b := &probe.Probe{Target: "b", Endpoint: "e", Issuer: "https://idp.example", Interval: time.Minute, Timeout: time.Second,
+		Canaries: []probe.Canary{{Name: "y", Username: "canary02"}, {Name: "x", Username: "canary01"}}}
+	release, ok := l.TryAcquire(a)
+	if !ok {
+		t.Fatal("a free canary was refused")
+	}
+	if _, ok := l.TryAcquire(b); ok {
+		t.Fatal("a group sharing canary01 ran while canary01 was in use")
+	}
+	release()
+	release, ok = l.TryAcquire(b)
+	if !ok {
+		t.Fatal("refused after release")
+	}
+	release()
+	if _, ok := l.TryAcquire(a); !ok {
+		t.Fatal("a partly taken group left a key held")
+	}
+}

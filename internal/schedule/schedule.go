@@ -1,6 +1,7 @@
 // Package schedule runs probes on their intervals with gocron: one job per
 // probe, no overlap (a tick that finds the previous run still going is
-// skipped and counted), a deterministic start offset per probe so restarts
+// skipped and counted; our own flag per probe, not gocron's singleton mode,
+// which keeps a goroutine and a 1000-slot queue per job once it has run), a deterministic start offset per probe so restarts
 // do not bunch probes together, and at most one run at a time per canary.
 package schedule
 
@@ -11,6 +12,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -59,13 +61,16 @@ type Options struct {
 
 // Scheduler owns the gocron scheduler and the probes' jobs.
 type Scheduler struct {
-	opts   Options
-	cron   gocron.Scheduler
-	mu     sync.Mutex
-	jobs   map[string]gocron.Job      // probe id → job
-	byJob  map[uuid.UUID]*probe.Probe // for the skip monitor
-	ctx    context.Context
-	cancel context.CancelFunc
+	opts  Options
+	cron  gocron.Scheduler
+	mu    sync.Mutex
+	jobs  map[string]gocron.Job      // probe id → job
+	byJob map[uuid.UUID]*probe.Probe // for Probe(id)
+	// running holds, per probe id, whether a scheduled run is in flight.
+	// It outlives reloads, so a run of the old config still counts.
+	running sync.Map // probe id → *atomic.Bool
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 // New creates a stopped scheduler.
@@ -84,8 +89,7 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	s := &Scheduler{opts: opts, jobs: map[string]gocron.Job{}, byJob: map[uuid.UUID]*probe.Probe{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	gopts := append([]gocron.SchedulerOption{gocron.WithMonitor(skipMonitor{s})}, opts.GocronOption...)
-	cron, err := gocron.NewScheduler(gopts...)
+	cron, err := gocron.NewScheduler(opts.GocronOption...)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -149,7 +153,6 @@ func (s *Scheduler) Load(probes []*probe.Probe) error {
 			gocron.DurationJob(p.Interval),
 			gocron.NewTask(func() { s.tick(p) }),
 			gocron.WithName(p.ID()),
-			gocron.WithSingletonMode(gocron.LimitModeReschedule),
 			gocron.WithStartAt(gocron.WithStartDateTime(start)),
 		)
 		if err != nil {
@@ -173,6 +176,15 @@ func (s *Scheduler) Shutdown() error {
 // tick is one scheduled run. The tick time is the run's slot: replicas
 // agree on it, which is what lets coordination run each tick once.
 func (s *Scheduler) tick(p *probe.Probe) {
+	flag, _ := s.running.LoadOrStore(p.ID(), new(atomic.Bool))
+	busy := flag.(*atomic.Bool)
+	if !busy.CompareAndSwap(false, true) {
+		if s.opts.Skipped != nil {
+			s.opts.Skipped(p.Target, p.Endpoint, SkipOverlap)
+		}
+		return
+	}
+	defer busy.Store(false)
 	// gocron fires a little after the slot; the slot is the tick.
 	tick := TickAt(s.opts.Now().Add(p.Interval/100), p.ID(), p.Interval)
 	_, skip, err := s.RunOnce(s.ctx, p, tick)
@@ -226,25 +238,8 @@ func (s *Scheduler) Probe(id string) *probe.Probe {
 	return nil
 }
 
-// skipMonitor turns gocron's singleton reschedules into skip counts.
-type skipMonitor struct{ s *Scheduler }
-
-func (m skipMonitor) IncrementJob(id uuid.UUID, _ string, _ []string, status gocron.JobStatus) {
-	if status != gocron.SingletonRescheduled || m.s.opts.Skipped == nil {
-		return
-	}
-	m.s.mu.Lock()
-	p := m.s.byJob[id]
-	m.s.mu.Unlock()
-	if p != nil {
-		m.s.opts.Skipped(p.Target, p.Endpoint, SkipOverlap)
-	}
-}
-
-func (skipMonitor) RecordJobTiming(time.Time, time.Time, uuid.UUID, string, []string) {}
-
 // LocalCoordinator keeps runs on one canary apart within this process. A
-// run waits for the canary up to the probe's interval minus its timeout,
+// run waits for its canaries up to the probe's interval minus its timeout,
 // then gives up the tick as canary_busy.
 type LocalCoordinator struct {
 	mu    sync.Mutex
@@ -267,35 +262,56 @@ func (l *LocalCoordinator) sem(key string) chan struct{} {
 	return c
 }
 
-// Acquire implements Coordinator.
+// releaseAll frees the semaphores taken so far.
+func releaseAll(sems []chan struct{}) func() {
+	return func() {
+		for _, s := range sems {
+			<-s
+		}
+	}
+}
+
+// Acquire implements Coordinator. It takes one semaphore per canary user,
+// in the probe's key order (so overlapping groups cannot deadlock).
 func (l *LocalCoordinator) Acquire(ctx context.Context, p *probe.Probe, _ time.Time) (func(), string, error) {
-	sem := l.sem(p.CanaryKey())
 	wait := p.Interval - p.Timeout
 	if wait <= 0 {
 		wait = time.Second
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, "", nil
-	case <-t.C:
-		return nil, SkipCanaryBusy, nil
-	case <-ctx.Done():
-		return nil, SkipCanaryBusy, ctx.Err()
+	var held []chan struct{}
+	for _, key := range p.CanaryKeys() {
+		sem := l.sem(key)
+		select {
+		case sem <- struct{}{}:
+			held = append(held, sem)
+		case <-t.C:
+			releaseAll(held)()
+			return nil, SkipCanaryBusy, nil
+		case <-ctx.Done():
+			releaseAll(held)()
+			return nil, SkipCanaryBusy, ctx.Err()
+		}
 	}
+	return releaseAll(held), "", nil
 }
 
-// TryAcquire takes the canary only if it is free (the status page's
-// run-now button must not queue behind a running probe).
+// TryAcquire takes the canaries only if they are all free (the status
+// page's run-now button must not queue behind a running probe).
 func (l *LocalCoordinator) TryAcquire(p *probe.Probe) (func(), bool) {
-	sem := l.sem(p.CanaryKey())
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, true
-	default:
-		return nil, false
+	var held []chan struct{}
+	for _, key := range p.CanaryKeys() {
+		sem := l.sem(key)
+		select {
+		case sem <- struct{}{}:
+			held = append(held, sem)
+		default:
+			releaseAll(held)()
+			return nil, false
+		}
 	}
+	return releaseAll(held), true
 }
 
 // RecorderFunc adapts a function to Recorder.

@@ -160,6 +160,45 @@ func BenchmarkLoad10k(b *testing.B) {
 	}
 }
 
+// TestIdleProbesHoldNoGoroutine: after every probe has run, idle probes
+// cost no goroutine each (gocron's singleton mode kept one per job, plus a
+// 1000-slot queue, once the job had run: 10,000 probes held 10,000).
+func TestIdleProbesHoldNoGoroutine(t *testing.T) {
+	const n = 1000
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	var ran atomic.Int32
+	s, err := New(Options{
+		Now: clock.Now, GocronOption: []gocron.SchedulerOption{gocron.WithClock(clock)},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Run: func(_ context.Context, p *probe.Probe) *verdict.Run {
+			ran.Add(1)
+			return &verdict.Run{Target: p.Target, Endpoint: p.Endpoint, Result: verdict.Pass}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := make([]*probe.Probe, n)
+	for i := range probes {
+		probes[i] = testProbe(fmt.Sprintf("tenant-%04d", i), time.Minute)
+		probes[i].Canaries = []probe.Canary{{Name: "c", Username: fmt.Sprintf("canary-%04d", i)}}
+	}
+	g0 := runtime.NumGoroutine()
+	if err := s.Load(probes); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Shutdown()
+	advanceUntil(t, clock, func() bool { return ran.Load() >= n }, "every probe to run once")
+	settle := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine()-g0 > 50 && time.Now().Before(settle) {
+		time.Sleep(10 * time.Millisecond) // finished runs' goroutines exit
+	}
+	if extra := runtime.NumGoroutine() - g0; extra > 50 {
+		t.Fatalf("%d probes that have run and are idle hold %d goroutines", n, extra)
+	}
+}
+
 // TestShutdownDoesNotRecordAbandonedRuns: a run cut short because the
 // daemon stops is not an IdP error and must not reach metrics or evidence;
 // a verdict reached before the stop is still recorded.

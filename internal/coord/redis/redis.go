@@ -289,13 +289,13 @@ func (c *Coordinator) Up() bool {
 
 // Acquire implements schedule.Coordinator.
 func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Time) (func(), string, error) {
-	return c.acquire(ctx, p.ID(), p.CanaryKey(), p.Interval, p.Timeout, tick)
+	return c.acquire(ctx, p.ID(), p.CanaryKeys(), p.Interval, p.Timeout, tick)
 }
 
 // TryAcquire implements schedule.TryAcquirer (the status page's run-now):
 // it takes the canary only if it is free now, on any replica.
 func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {
-	release, skip, err := c.acquire(context.Background(), p.ID(), p.CanaryKey(), 0, p.Timeout, time.Time{})
+	release, skip, err := c.acquire(context.Background(), p.ID(), p.CanaryKeys(), 0, p.Timeout, time.Time{})
 	return release, skip == "" && err == nil
 }
 
@@ -307,11 +307,14 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0`)
 
-func (c *Coordinator) acquire(ctx context.Context, id, canary string, interval, timeout time.Duration, tick time.Time) (func(), string, error) {
-	hold := timeout + c.opts.LockMargin
+func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string, interval, timeout time.Duration, tick time.Time) (func(), string, error) {
+	// The lock outlives the whole run, clean-up included, even if no
+	// extension gets through (a partition): it must not expire while the
+	// run still uses the canary.
+	hold := timeout + CleanupBound + c.opts.LockMargin
 	c.mu.Lock()
-	if hold+CleanupBound > c.maxHold {
-		c.maxHold = hold + CleanupBound
+	if hold > c.maxHold {
+		c.maxHold = hold
 	}
 	up, epoch, quarantine, live := c.up, c.epoch, c.quarantine, c.live
 	c.mu.Unlock()
@@ -324,7 +327,7 @@ func (c *Coordinator) acquire(ctx context.Context, id, canary string, interval, 
 	if tick.IsZero() {
 		// A run outside the schedule (run-now): no tick to claim, only the
 		// canary, and only if it is free now.
-		return c.lockCanary(ctx, canary, hold, c.opts.Now())
+		return c.lockCanaries(ctx, canaries, hold, c.opts.Now())
 	}
 
 	// Wait for our preference rank, counted from the tick, not from now.
@@ -357,33 +360,23 @@ func (c *Coordinator) acquire(ctx context.Context, id, canary string, interval, 
 	}
 	// The tick is ours. Wait for the canary up to the point where the run
 	// would still end before the next tick (as the in-process coordinator).
-	return c.lockCanary(ctx, canary, hold, tick.Add(interval-timeout))
+	return c.lockCanaries(ctx, canaries, hold, tick.Add(interval-timeout))
 }
 
-// lockCanary takes the canary's redsync mutex, retrying until deadline
-// (at least one try), and returns its release.
-func (c *Coordinator) lockCanary(ctx context.Context, canary string, hold time.Duration, deadline time.Time) (func(), string, error) {
-	m := c.rs.NewMutex(c.key("canary", canary), redsync.WithExpiry(hold), redsync.WithTries(1))
-	for {
-		lctx, cancel := context.WithTimeout(ctx, c.opts.Heartbeat)
-		err := m.TryLockContext(lctx)
-		cancel()
-		if err == nil {
-			break
+// lockCanaries takes the redsync mutex of every canary user, in the
+// given (sorted) order so overlapping groups cannot deadlock, retrying
+// each until deadline (at least one try), and returns their release.
+func (c *Coordinator) lockCanaries(ctx context.Context, canaries []string, hold time.Duration, deadline time.Time) (func(), string, error) {
+	var held []*redsync.Mutex
+	for _, canary := range canaries {
+		m := c.rs.NewMutex(c.key("canary", canary), redsync.WithExpiry(hold), redsync.WithTries(1))
+		if skip, err := c.lockOne(ctx, m, deadline); skip != "" || err != nil {
+			c.unlock(held)
+			return nil, skip, err
 		}
-		var taken *redsync.ErrTaken
-		if !errors.As(err, &taken) && !errors.Is(err, redsync.ErrFailed) {
-			c.setUp(false, err)
-			return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: locking the canary: %w", err)
-		}
-		if !c.opts.Now().Add(c.opts.RetryDelay).Before(deadline) {
-			return nil, schedule.SkipCanaryBusy, nil
-		}
-		if !sleepUntil(ctx, c.opts.Now, c.opts.Now().Add(c.opts.RetryDelay)) {
-			return nil, schedule.SkipCanaryBusy, ctx.Err()
-		}
+		held = append(held, m)
 	}
-	// Keep the lock while the run lasts: clean-up may outlive the timeout.
+	// Keep the locks while the run lasts.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -396,12 +389,14 @@ func (c *Coordinator) lockCanary(ctx context.Context, canary string, hold time.D
 			case <-stop:
 				return
 			case <-t.C:
-				ectx, cancel := context.WithTimeout(context.Background(), hold/3)
-				ok, err := m.ExtendContext(ectx)
-				cancel()
-				if !ok || err != nil {
-					c.opts.Logger.Warn("canary lock could not be extended; it expires while the run goes on",
-						"backend", "redis", "err", err)
+				for _, m := range held {
+					ectx, cancel := context.WithTimeout(context.Background(), hold/3)
+					ok, err := m.ExtendContext(ectx)
+					cancel()
+					if !ok || err != nil {
+						c.opts.Logger.Warn("canary lock could not be extended; it still holds until the run's timeout and clean-up have passed",
+							"backend", "redis", "err", err)
+					}
 				}
 			}
 		}
@@ -411,13 +406,43 @@ func (c *Coordinator) lockCanary(ctx context.Context, canary string, hold time.D
 		once.Do(func() {
 			close(stop)
 			wg.Wait()
-			uctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			if _, err := m.UnlockContext(uctx); err != nil && !errors.Is(err, redsync.ErrLockAlreadyExpired) {
-				c.opts.Logger.Warn("canary lock not released; it expires by itself", "backend", "redis", "err", err)
-			}
+			c.unlock(held)
 		})
 	}, "", nil
+}
+
+// lockOne takes one mutex, retrying until deadline.
+func (c *Coordinator) lockOne(ctx context.Context, m *redsync.Mutex, deadline time.Time) (string, error) {
+	for {
+		lctx, cancel := context.WithTimeout(ctx, c.opts.Heartbeat)
+		err := m.TryLockContext(lctx)
+		cancel()
+		if err == nil {
+			return "", nil
+		}
+		var taken *redsync.ErrTaken
+		if !errors.As(err, &taken) && !errors.Is(err, redsync.ErrFailed) {
+			c.setUp(false, err)
+			return schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: locking the canary: %w", err)
+		}
+		if !c.opts.Now().Add(c.opts.RetryDelay).Before(deadline) {
+			return schedule.SkipCanaryBusy, nil
+		}
+		if !sleepUntil(ctx, c.opts.Now, c.opts.Now().Add(c.opts.RetryDelay)) {
+			return schedule.SkipCanaryBusy, ctx.Err()
+		}
+	}
+}
+
+// unlock releases mutexes; one that expired by itself is no error.
+func (c *Coordinator) unlock(held []*redsync.Mutex) {
+	for _, m := range held {
+		uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if _, err := m.UnlockContext(uctx); err != nil && !errors.Is(err, redsync.ErrLockAlreadyExpired) {
+			c.opts.Logger.Warn("canary lock not released; it expires by itself", "backend", "redis", "err", err)
+		}
+		cancel()
+	}
 }
 
 func (c *Coordinator) stagger(interval time.Duration) time.Duration {

@@ -99,7 +99,7 @@ func TestTickRunsOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				release, skip, err := c.acquire(context.Background(), id, "canary-"+id, interval, timeout, tick)
+				release, skip, err := c.acquire(context.Background(), id, []string{"canary-" + id}, interval, timeout, tick)
 				if err != nil {
 					t.Errorf("%s: %v", c.opts.Replica, err)
 					return
@@ -144,18 +144,18 @@ func TestLateReplicaDoesNotRerunTick(t *testing.T) {
 	f := newFixture(t, "a", "b")
 	f.start(t)
 	tick := time.Now()
-	release, skip, err := f.coords[0].acquire(context.Background(), "t/e", "k", interval, timeout, tick)
+	release, skip, err := f.coords[0].acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, tick)
 	if err != nil || skip != "" {
 		t.Fatalf("first: skip %q err %v", skip, err)
 	}
 	release()
 	time.Sleep(50 * time.Millisecond) // the run is over; b's timer is late
-	_, skip, err = f.coords[1].acquire(context.Background(), "t/e", "k", interval, timeout, tick)
+	_, skip, err = f.coords[1].acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, tick)
 	if skip != schedule.SkipNotLeader {
 		t.Fatalf("late replica: skip %q err %v, want not_leader", skip, err)
 	}
 	// The next tick is a new claim.
-	release, skip, err = f.coords[1].acquire(context.Background(), "t/e", "k", interval, timeout, tick.Add(time.Millisecond))
+	release, skip, err = f.coords[1].acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, tick.Add(time.Millisecond))
 	if err != nil || skip != "" {
 		t.Fatalf("next tick: skip %q err %v", skip, err)
 	}
@@ -177,7 +177,7 @@ func TestCanaryLockSerializes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			release, skip, err := c.acquire(context.Background(), id, "shared", interval, timeout, tick)
+			release, skip, err := c.acquire(context.Background(), id, []string{"shared"}, interval, timeout, tick)
 			if err != nil {
 				t.Error(err)
 				return
@@ -205,13 +205,13 @@ func TestCanaryLockSerializes(t *testing.T) {
 	}
 
 	// A canary held past the wait budget: the tick is skipped, not queued.
-	hold, skip, err := f.coords[0].acquire(context.Background(), "x/e", "busy", interval, timeout, time.Now())
+	hold, skip, err := f.coords[0].acquire(context.Background(), "x/e", []string{"busy"}, interval, timeout, time.Now())
 	if err != nil || skip != "" {
 		t.Fatal(skip, err)
 	}
 	defer hold()
 	start := time.Now()
-	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", "busy", 300*time.Millisecond+timeout, timeout, time.Now())
+	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", []string{"busy"}, 300*time.Millisecond+timeout, timeout, time.Now())
 	if skip != schedule.SkipCanaryBusy {
 		t.Fatalf("skip %q, want canary_busy", skip)
 	}
@@ -220,25 +220,47 @@ func TestCanaryLockSerializes(t *testing.T) {
 	}
 }
 
-// The canary lock is extended while a run outlasts its expiry.
-func TestCanaryLockExtended(t *testing.T) {
+// The canary lock outlives the run's timeout and clean-up even if no
+// extension reaches Redis (a partition), and still expires by itself, so a
+// replica that died holding it does not block the canary forever.
+// miniredis expires keys only when told to: FastForward is Redis' clock.
+func TestCanaryLockOutlivesRunAndCleanup(t *testing.T) {
 	f := newFixture(t, "a", "b")
 	f.start(t)
-	for _, c := range f.coords {
-		c.opts.LockMargin = 50 * time.Millisecond
-	}
-	short := 100 * time.Millisecond // lock expiry 150ms
-	release, skip, err := f.coords[0].acquire(context.Background(), "x/e", "k", 10*time.Second, short, time.Now())
+	const timeout = 100 * time.Millisecond
+	release, skip, err := f.coords[0].acquire(context.Background(), "x/e", []string{"k"}, 10*time.Second, timeout, time.Now())
 	if err != nil || skip != "" {
 		t.Fatal(skip, err)
 	}
-	time.Sleep(500 * time.Millisecond) // > 3 expiries
-	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", "k", short+200*time.Millisecond, short, time.Now())
+	defer release()
+	f.mr.FastForward(timeout + CleanupBound)
+	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", []string{"k"}, timeout+200*time.Millisecond, timeout, time.Now())
 	if skip != schedule.SkipCanaryBusy {
-		t.Fatalf("a held lock was taken: skip %q", skip)
+		t.Fatalf("the canary lock expired before the run's timeout and clean-up bound: skip %q", skip)
+	}
+	f.mr.FastForward(f.coords[0].opts.LockMargin + time.Second)
+	release2, skip, err := f.coords[1].acquire(context.Background(), "z/e", []string{"k"}, 10*time.Second, timeout, time.Now())
+	if err != nil || skip != "" {
+		t.Fatalf("a lock whose holder is gone never expired: skip %q err %v", skip, err)
+	}
+	release2()
+}
+
+// Two probes whose canary groups share one user never hold it together,
+// and taking the keys in order, they cannot deadlock.
+func TestOverlappingCanaryGroups(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	f.start(t)
+	release, skip, err := f.coords[0].acquire(context.Background(), "x/e", []string{"k1", "k2"}, 10*time.Second, 100*time.Millisecond, time.Now())
+	if err != nil || skip != "" {
+		t.Fatal(skip, err)
+	}
+	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", []string{"k2", "k3"}, 300*time.Millisecond, 100*time.Millisecond, time.Now())
+	if skip != schedule.SkipCanaryBusy {
+		t.Fatalf("a group sharing k2 ran while k2 was held: skip %q", skip)
 	}
 	release()
-	release2, skip, err := f.coords[1].acquire(context.Background(), "z/e", "k", 10*time.Second, short, time.Now())
+	release2, skip, err := f.coords[1].acquire(context.Background(), "y/e", []string{"k2", "k3"}, 10*time.Second, 100*time.Millisecond, time.Now())
 	if err != nil || skip != "" {
 		t.Fatalf("after release: skip %q err %v", skip, err)
 	}
@@ -271,7 +293,7 @@ func TestFailover(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			release, skip, err := c.acquire(context.Background(), id, "k", interval, timeout, tick)
+			release, skip, err := c.acquire(context.Background(), id, []string{"k"}, interval, timeout, tick)
 			if err != nil {
 				t.Error(err)
 			}
@@ -311,7 +333,7 @@ func TestRedisDown(t *testing.T) {
 	})
 	f.start(t)
 	c := f.coords[0]
-	release, skip, err := c.acquire(context.Background(), "t/e", "k", interval, timeout, time.Now())
+	release, skip, err := c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if err != nil || skip != "" {
 		t.Fatal(skip, err)
 	}
@@ -319,7 +341,7 @@ func TestRedisDown(t *testing.T) {
 
 	f.mr.Close()
 	waitFor(t, 2*time.Second, func() bool { return !c.Up() })
-	_, skip, err = c.acquire(context.Background(), "t/e", "k", interval, timeout, time.Now())
+	_, skip, err = c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if skip != schedule.SkipCoordinationDown || err == nil {
 		t.Fatalf("Redis down: skip %q err %v, want coordination_down", skip, err)
 	}
@@ -328,7 +350,7 @@ func TestRedisDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Second, c.Up)
-	release, skip, err = c.acquire(context.Background(), "t/e", "k", interval, timeout, time.Now())
+	release, skip, err = c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if err != nil || skip != "" {
 		t.Fatalf("Redis back: skip %q err %v", skip, err)
 	}
@@ -346,14 +368,14 @@ func TestRedisLostState(t *testing.T) {
 	f := newFixture(t, "a")
 	f.start(t)
 	c := f.coords[0]
-	release, skip, err := c.acquire(context.Background(), "t/e", "k", interval, timeout, time.Now())
+	release, skip, err := c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if err != nil || skip != "" {
 		t.Fatal(skip, err)
 	}
 	release()
 	f.mr.FlushAll()
 	// Before the heartbeat notices, the claim script refuses (epoch gone).
-	_, skip, _ = c.acquire(context.Background(), "t/e", "k", interval, timeout, time.Now())
+	_, skip, _ = c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if skip != schedule.SkipCoordinationDown {
 		t.Fatalf("right after the loss: skip %q, want coordination_down", skip)
 	}
@@ -362,7 +384,7 @@ func TestRedisLostState(t *testing.T) {
 		defer c.mu.Unlock()
 		return !c.quarantine.IsZero()
 	})
-	_, skip, _ = c.acquire(context.Background(), "t/e", "k", interval, timeout, time.Now())
+	_, skip, _ = c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if skip != schedule.SkipCoordinationDown {
 		t.Fatalf("in quarantine: skip %q, want coordination_down", skip)
 	}
@@ -414,7 +436,7 @@ func TestRankSpreads(t *testing.T) {
 func TestTryAcquire(t *testing.T) {
 	f := newFixture(t, "a", "b")
 	f.start(t)
-	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: interval, Timeout: timeout}
+	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: interval, Timeout: timeout, Canaries: []probe.Canary{{Name: "c", Username: "canary01"}}}
 	release, ok := f.coords[0].TryAcquire(p)
 	if !ok {
 		t.Fatal("a free canary was refused")
