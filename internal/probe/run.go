@@ -18,9 +18,10 @@ import (
 	"github.com/revprober/revprober/internal/verdict"
 )
 
-// cleanupTimeout bounds the clean-up, which runs on a fresh context so a
-// run that timed out still revokes what it left alive.
-const cleanupTimeout = 10 * time.Second
+// CleanupTimeout bounds the clean-up, which runs on a fresh context so a
+// run that timed out still revokes what it left alive: a run may last
+// this long past its timeout, and coordinators hold a canary that long.
+const CleanupTimeout = 10 * time.Second
 
 // confirmations is how many dead answers in a row settle a check. One is
 // not enough: behind a load balancer one IdP node may have revoked while
@@ -688,7 +689,7 @@ func appendUnique(list []verdict.Artifact, a verdict.Artifact) []verdict.Artifac
 // token this run issued that was not seen dead, so a failed run leaves no
 // live canary token behind.
 func (r *runner) cleanup(parent context.Context) {
-	ctx, cancel := context.WithTimeout(parent, cleanupTimeout)
+	ctx, cancel := context.WithTimeout(parent, CleanupTimeout)
 	defer cancel()
 	_ = r.step(verdict.StepCleanup, func() error {
 		defer r.restore(ctx)

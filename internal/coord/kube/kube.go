@@ -19,6 +19,14 @@
 // after the leader's last renewal) are not run; with ReleaseOnCancel a
 // replica that shuts down cleanly hands the Lease over at once.
 //
+// Why a new leader waits before its first run: a leader that lost the
+// Lease (a partition) stops starting runs, but a run it had started goes on
+// for up to its timeout plus the clean-up. A new leader starting a run on
+// the same canary meanwhile would have its tokens killed by the other
+// run's revocation: a no-op endpoint could pass. So a replica runs a probe
+// only once it has led for that probe's timeout plus the clean-up bound
+// (Options.Holdoff). A leader that ran for a while keeps running at once.
+//
 // When the API server is unreachable (or RBAC refuses the Lease) the
 // replica does not probe: Acquire skips with coordination_down, and the
 // state callback and a log line say so.
@@ -65,6 +73,9 @@ type Options struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// OnState is called when the API server becomes reachable or not.
 	OnState func(up bool)
+	// Holdoff is how long a new leader waits before running a probe;
+	// default: the probe's timeout plus probe.CleanupTimeout (see above).
+	Holdoff time.Duration
 	Logger  *slog.Logger
 }
 
@@ -78,6 +89,7 @@ type Coordinator struct {
 	up      bool
 	known   bool
 	leading context.Context // alive while this replica leads
+	since   time.Time       // when this replica started leading
 	onState func(up bool)
 
 	cancel context.CancelFunc
@@ -178,7 +190,7 @@ func (c *Coordinator) Start(ctx context.Context) error {
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(lctx context.Context) {
 				c.mu.Lock()
-				c.leading = lctx
+				c.leading, c.since = lctx, time.Now()
 				c.mu.Unlock()
 				c.opts.Logger.Info("leading: this replica runs the probes", "backend", "kubernetes", "lease", c.opts.Namespace+"/"+c.opts.LeaseName, "replica", c.opts.Replica)
 			},
@@ -225,6 +237,18 @@ func (c *Coordinator) Leading() bool {
 	return c.leading != nil && c.leading.Err() == nil
 }
 
+// settled reports whether this replica has led long enough that no run a
+// previous leader started on p's canaries can still be going.
+func (c *Coordinator) settled(p *probe.Probe) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wait := c.opts.Holdoff
+	if wait <= 0 {
+		wait = p.Timeout + probe.CleanupTimeout
+	}
+	return time.Since(c.since) >= wait
+}
+
 // Up reports whether the API server answered the last Lease call.
 func (c *Coordinator) Up() bool {
 	c.mu.Lock()
@@ -237,7 +261,7 @@ func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Tim
 	if !c.Up() {
 		return nil, schedule.SkipCoordinationDown, errors.New("kubernetes coordination: the API server did not answer the last Lease call")
 	}
-	if !c.Leading() {
+	if !c.Leading() || !c.settled(p) {
 		return nil, schedule.SkipNotLeader, nil
 	}
 	release, skip, err := c.local.Acquire(ctx, p, tick)
@@ -254,7 +278,7 @@ func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Tim
 // TryAcquire implements schedule.TryAcquirer (the status page's run-now):
 // only the leader runs probes, so a standby refuses.
 func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {
-	if !c.Up() || !c.Leading() {
+	if !c.Up() || !c.Leading() || !c.settled(p) {
 		return nil, false
 	}
 	return c.local.TryAcquire(p)

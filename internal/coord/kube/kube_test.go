@@ -32,7 +32,8 @@ func newCoord(t *testing.T, cs *fake.Clientset, replica string) *Coordinator {
 	c, err := New(Options{
 		Client: cs, Namespace: "probing", LeaseName: "revprober", Replica: replica,
 		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Holdoff: time.Millisecond, // the hand-over wait has a test of its own
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +269,42 @@ func TestAPIServerDown(t *testing.T) {
 	if len(states) < 3 || !states[0] || states[1] || !states[len(states)-1] {
 		t.Errorf("state callbacks %v, want up, down, …, up", states)
 	}
+}
+
+// A new leader does not run a probe while a run the previous leader
+// started on the same canary may still be going: its timeout plus the
+// clean-up bound after it began to lead.
+func TestNewLeaderHoldsOff(t *testing.T) {
+	cs := fake.NewClientset()
+	c, err := New(Options{Client: cs, Namespace: "probing", Replica: "a",
+		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, 5*time.Second, "leading", c.Leading)
+	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Minute, Timeout: 30 * time.Second}
+	if _, skip, _ := c.Acquire(context.Background(), p, time.Now()); skip != schedule.SkipNotLeader {
+		t.Fatalf("a leader of a few milliseconds ran a probe whose runs last 30 s + clean-up: skip %q", skip)
+	}
+	if _, ok := c.TryAcquire(p); ok {
+		t.Fatal("run-now was allowed during the hand-over wait")
+	}
+	c.mu.Lock()
+	c.opts.Holdoff = 50 * time.Millisecond // a short wait, to see it end
+	c.mu.Unlock()
+	waitFor(t, 5*time.Second, "a run after the hand-over wait", func() bool {
+		release, skip, _ := c.Acquire(context.Background(), p, time.Now())
+		if skip != "" {
+			return false
+		}
+		release()
+		return true
+	})
 }
 
 var (

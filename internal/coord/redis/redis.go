@@ -54,10 +54,10 @@ import (
 	"github.com/revprober/revprober/internal/schedule"
 )
 
-// CleanupBound is how long a run may last past its timeout: probe.Run
-// cleans up on a fresh context bounded by 10 s. The canary lock and the
-// quarantine after a Redis data loss cover Timeout + CleanupBound.
-const CleanupBound = 10 * time.Second
+// CleanupBound is how long a run may last past its timeout (probe.Run
+// cleans up on a fresh context). The canary lock and the quarantine after
+// a Redis data loss cover Timeout + CleanupBound.
+const CleanupBound = probe.CleanupTimeout
 
 // Options configure a Coordinator.
 type Options struct {
