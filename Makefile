@@ -24,7 +24,7 @@ demo:
 	$(GO) run ./cmd/revprober demo
 
 ## test: every test, from a clean checkout
-test: lint unit test-rules test-kubernetes test-e2e test-idps test-browser test-replicas
+test: lint unit test-rules test-dashboards test-kubernetes test-e2e test-idps test-browser test-replicas
 	@echo "make test: all suites passed"
 
 unit:
@@ -61,6 +61,14 @@ tools-chromium: apt-updated
 test-rules: tools-prometheus
 	promtool check rules dashboards/revprober.rules.yml
 	promtool test rules dashboards/revprober-rules.test.yml
+
+## grafana/dashboard-linter --strict on every dashboard (pinned in test/dashlint/go.mod; exclusions in dashboards/.lint)
+.PHONY: test-dashboards
+test-dashboards:
+	cd test/dashlint && GONOSUMDB=github.com/grafana/dashboard-linter $(GO) build -o $(CURDIR)/$(BIN)/dashboard-linter github.com/grafana/dashboard-linter
+	@rc=0; for f in dashboards/*.json; do \
+	  echo "dashboard-linter lint --strict $$f"; $(BIN)/dashboard-linter lint --strict $$f || rc=1; \
+	done; exit $$rc
 
 ## a real Prometheus scrapes a real `revprober run`; RevocationNotEnforced fires and resolves (~3.5 min)
 test-e2e: build tools-prometheus

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -188,16 +189,21 @@ func (d dashboard) queries() []query {
 		if v["type"] != "query" {
 			continue
 		}
-		var q string
-		switch x := v["query"].(type) {
-		case string:
-			q = x
-		case map[string]any:
-			q, _ = x["query"].(string)
-		}
-		qs = append(qs, query{fmt.Sprintf("%s: variable %q", d.file, v["name"]), q})
+		qs = append(qs, query{fmt.Sprintf("%s: variable %q", d.file, v["name"]), varQuery(v)})
 	}
 	return qs
+}
+
+// varQuery returns the query of a query variable.
+func varQuery(v map[string]any) string {
+	switch x := v["query"].(type) {
+	case string:
+		return x
+	case map[string]any:
+		q, _ := x["query"].(string)
+		return q
+	}
+	return ""
 }
 
 // --- the checker -----------------------------------------------------------
@@ -205,8 +211,8 @@ func (d dashboard) queries() []query {
 // checker knows every name an expression may use.
 type checker struct {
 	golden   map[string]metricInfo
-	recorded map[string]bool
-	labels   map[string]bool // every label name of every metric
+	recorded map[string]map[string]bool // recording rule → the labels of its series
+	labels   map[string]bool            // every label name of every metric
 	values   map[string]map[string]bool
 }
 
@@ -217,7 +223,7 @@ var scrapeLabels = []string{"job", "instance"}
 var otherMetrics = map[string]map[string]bool{"up": set("job", "instance")}
 
 func newChecker(t *testing.T) *checker {
-	c := &checker{golden: loadGolden(t), recorded: map[string]bool{}, labels: set("le", "__name__"), values: map[string]map[string]bool{}}
+	c := &checker{golden: loadGolden(t), recorded: map[string]map[string]bool{}, labels: set("le", "__name__"), values: map[string]map[string]bool{}}
 	for _, mi := range c.golden {
 		for l := range mi.labels {
 			c.labels[l] = true
@@ -228,7 +234,11 @@ func newChecker(t *testing.T) *checker {
 	}
 	for _, r := range loadRules(t) {
 		if r.Record != "" {
-			c.recorded[r.Record] = true
+			ls, err := c.recordedLabels(r.Expr)
+			if err != nil {
+				t.Fatalf("%s: recording rule %s: %v", rulesFile, r.Record, err)
+			}
+			c.recorded[r.Record] = ls
 		}
 	}
 	add := func(label string, vs ...string) {
@@ -271,10 +281,11 @@ func (c *checker) metricLabels(name string) (map[string]bool, error) {
 	}
 	switch {
 	case strings.HasPrefix(name, "revprober:"):
-		if !c.recorded[name] {
+		ls, ok := c.recorded[name]
+		if !ok {
 			return nil, fmt.Errorf("recording rule %s is not defined in %s", name, rulesFile)
 		}
-		return c.labels, nil
+		return ls, nil
 	case strings.HasPrefix(name, "revprober_"):
 		if mi, ok := c.golden[name]; ok {
 			if mi.typ == "histogram" {
@@ -301,6 +312,77 @@ func (c *checker) metricLabels(name string) (map[string]bool, error) {
 		}
 		return nil, fmt.Errorf("unknown metric %s", name)
 	}
+}
+
+var (
+	aggregationBy     = regexp.MustCompile(`^(sum|min|max|avg|count|group)\s+by\s*\(([^)]*)\)\s*\(`)
+	histogramQuantile = regexp.MustCompile(`^histogram_quantile\s*\(\s*[0-9.]+\s*,`)
+	leadingFilter     = regexp.MustCompile(`^([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?\s*(==|!=|>=|<=|>|<|and\b|unless\b)`)
+)
+
+// recordedLabels returns the labels of the series a recording rule's
+// expression yields. Prometheus adds no job or instance to them: a rule
+// that aggregates them away has neither. It knows the shapes the rules
+// use; another shape is an error, so that a new rule teaches it its shape.
+func (c *checker) recordedLabels(expr string) (map[string]bool, error) {
+	e := strings.TrimSpace(expr)
+	switch {
+	case strings.HasPrefix(e, "vector(") && closesAtEnd(e, len("vector")):
+		return set("__name__"), nil
+	case histogramQuantile.MatchString(e) && closesAtEnd(e, len("histogram_quantile")):
+		inner, err := c.recordedLabels(e[len(histogramQuantile.FindString(e)) : len(e)-1])
+		if err != nil {
+			return nil, err
+		}
+		ls := map[string]bool{}
+		for l := range inner {
+			if l != "le" {
+				ls[l] = true
+			}
+		}
+		return ls, nil
+	case aggregationBy.MatchString(e):
+		m := aggregationBy.FindStringSubmatch(e)
+		if !closesAtEnd(e, len(m[0])-1) {
+			break
+		}
+		ls := set("__name__")
+		for _, l := range strings.Split(m[2], ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				ls[l] = true
+			}
+		}
+		return ls, nil
+	case leadingFilter.MatchString(e) && !strings.Contains(e, "bool"):
+		// a comparison or and/unless keeps the labels of its left-hand side
+		return c.metricLabels(leadingFilter.FindStringSubmatch(e)[1])
+	}
+	return nil, fmt.Errorf("cannot tell the labels of %q: teach recordedLabels this shape", expr)
+}
+
+// closesAtEnd reports whether the parenthesis at e[open] closes at the end of e.
+func closesAtEnd(e string, open int) bool {
+	if open >= len(e) || e[open] != '(' {
+		return false
+	}
+	depth := 0
+	for i := open; i < len(e); i++ {
+		switch q := e[i]; q {
+		case '"', '\'', '`':
+			for i++; i < len(e) && e[i] != q; i++ {
+				if e[i] == '\\' && q != '`' {
+					i++
+				}
+			}
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return i == len(e)-1
+			}
+		}
+	}
+	return false
 }
 
 // check returns the problems of one expression.
@@ -427,6 +509,10 @@ func TestCheckerCatchesMistakes(t *testing.T) {
 		{`node_load1`, "unknown metric"},
 		{`revprober_step_duration_seconds_bucket{step=~"login|revok"}`, `"revok" is not a step`},
 		{`label_values(revprober_probe_interval_seconds, tenant)`, `unknown label "tenant"`},
+		// recording rules that merge the replicas have no job or instance
+		{`revprober:probe_last_result:latest{job=~"$job"}`, `has no label "job"`},
+		{`revprober:propagation_seconds:p95_30m{instance="a"}`, `has no label "instance"`},
+		{`revprober:propagation_slo_seconds{target="a"}`, `has no label "target"`},
 	} {
 		problems := c.check(tc.expr)
 		if !strings.Contains(strings.Join(problems, "\n"), tc.want) {
@@ -438,6 +524,8 @@ func TestCheckerCatchesMistakes(t *testing.T) {
 		`revprober_failures_total{result="error", reason=~"login_failed|timeout", job="revprober"}`,
 		`label_values(revprober_probe_interval_seconds{target=~"$target"}, endpoint)`,
 		`revprober_runs_skipped_total{reason="not_leader"}`,
+		`revprober:last_run_timestamp_seconds:latest_replica{job="revprober", instance="a:9543", target="a"}`,
+		`revprober:probe_last_result:latest{target="a", endpoint="b", result="fail"}`,
 	} {
 		if problems := c.check(ok); len(problems) > 0 {
 			t.Errorf("check(%q) = %q, want no problem", ok, problems)
@@ -723,6 +811,179 @@ func TestDashboards(t *testing.T) {
 	for _, want := range []string{"revprober-overview", "revprober-target"} {
 		if _, ok := uids[want]; !ok {
 			t.Errorf("no dashboard with uid %s", want)
+		}
+	}
+}
+
+// Prometheus adds job and instance to every series it scrapes from
+// revprober. Each dashboard has multi-value job and instance variables, and
+// every selector of a scraped series in every panel and variable query
+// filters on job=~"$job", instance=~"$instance" (target and endpoint
+// selectors stay). Recording rules that merge the replicas have neither
+// label: the checker rejects a job or instance matcher on them, and
+// dashboards/.lint excludes their queries from the linter's job/instance rules.
+func TestDashboardsFilterByJobAndInstance(t *testing.T) {
+	c := newChecker(t)
+	for _, d := range loadDashboards(t) {
+		t.Run(d.file, func(t *testing.T) {
+			pos := map[string]int{}
+			vars := map[string]map[string]any{}
+			for i, v := range d.variables() {
+				name, _ := v["name"].(string)
+				pos[name], vars[name] = i, v
+			}
+			for _, name := range []string{"job", "instance"} {
+				v := vars[name]
+				if v == nil || v["type"] != "query" || !usesDatasourceVar(v["datasource"]) || v["multi"] != true ||
+					v["includeAll"] != true || v["allValue"] != ".+" || v["refresh"] != float64(2) {
+					t.Errorf("templating.list: want a multi-value query variable %s on ${datasource}, All = .+, refreshed on time range change; got %v", name, v)
+					continue
+				}
+				m := labelValues.FindStringSubmatch(varQuery(v))
+				if m == nil || m[2] != name || !strings.HasPrefix(strings.TrimSpace(m[1]), "revprober_build_info") {
+					t.Errorf("variable %s: query %q, want label_values(revprober_build_info..., %s)", name, varQuery(v), name)
+				}
+			}
+			if !(pos["job"] < pos["instance"] && pos["instance"] < pos["target"]) {
+				t.Errorf("templating.list: want job, then instance, then target (each query uses the ones before), got positions %v", pos)
+			}
+
+			filtered := 0
+			check := func(where, expr string, need ...string) {
+				if m := labelValues.FindStringSubmatch(expr); m != nil {
+					expr = m[1]
+				}
+				r, err := scan(grafanaDurations.ReplaceAllString(expr, "5m"))
+				if err != nil {
+					t.Errorf("%s: %v", where, err)
+					return
+				}
+				for _, s := range r.selectors {
+					allowed, err := c.metricLabels(s.metric)
+					if err != nil || !allowed["job"] {
+						continue // unknown: TestExpressionsUseEmittedMetrics; a merged recording rule cannot filter
+					}
+					filtered++
+					for _, l := range need {
+						if !hasMatcher(s, l, "=~", "$"+l) {
+							t.Errorf("%s: %s does not filter on %s=~\"$%s\"\n\t%s", where, s.metric, l, l, expr)
+						}
+					}
+				}
+			}
+			for _, p := range d.panels() {
+				targets, _ := p["targets"].([]any)
+				for _, tg := range targets {
+					tm, _ := tg.(map[string]any)
+					expr, _ := tm["expr"].(string)
+					check(fmt.Sprintf("panel %q %v", p["title"], tm["refId"]), expr, "job", "instance")
+				}
+			}
+			for _, v := range d.variables() {
+				switch v["name"] {
+				case "job": // lists the jobs
+				case "instance":
+					check("variable instance", varQuery(v), "job")
+				default:
+					if v["type"] == "query" {
+						check(fmt.Sprintf("variable %v", v["name"]), varQuery(v), "job", "instance")
+					}
+				}
+			}
+			if filtered < 10 {
+				t.Errorf("only %d selectors of scraped series found", filtered)
+			}
+		})
+	}
+}
+
+func hasMatcher(s selector, label, op, value string) bool {
+	for _, m := range s.matchers {
+		if m.label == label && m.op == op && m.value == value {
+			return true
+		}
+	}
+	return false
+}
+
+// dashboards/.lint (read by dashboard-linter with yaml.v3) excludes single
+// queries, each with a reason; the job/instance exclusions only queries that
+// read a series without that label.
+func TestLintExclusions(t *testing.T) {
+	b, err := os.ReadFile(".lint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Exclusions map[string]struct {
+			Reason  string `yaml:"reason"`
+			Entries []struct {
+				Reason    string `yaml:"reason"`
+				Dashboard string `yaml:"dashboard"`
+				Panel     string `yaml:"panel"`
+				TargetIdx string `yaml:"targetidx"` // the linter's key; "targetIdx" would be ignored
+			} `yaml:"entries"`
+		} `yaml:"exclusions"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatalf(".lint: %v", err)
+	}
+	byTitle := map[string]dashboard{}
+	for _, d := range loadDashboards(t) {
+		title, _ := d.raw["title"].(string)
+		byTitle[title] = d
+	}
+	c := newChecker(t)
+	for rule, ex := range cfg.Exclusions {
+		if len(ex.Entries) == 0 {
+			t.Errorf(".lint: %s excluded everywhere; list the queries", rule)
+		}
+		for _, e := range ex.Entries {
+			where := fmt.Sprintf(".lint: %s: %s / %s / %s", rule, e.Dashboard, e.Panel, e.TargetIdx)
+			idx, err := strconv.Atoi(e.TargetIdx)
+			if e.Reason == "" || e.Dashboard == "" || e.Panel == "" || err != nil {
+				t.Errorf("%s: want a reason, a dashboard, a panel and a targetidx", where)
+				continue
+			}
+			d, ok := byTitle[e.Dashboard]
+			if !ok {
+				t.Errorf("%s: no such dashboard", where)
+				continue
+			}
+			var exprs []string
+			for _, p := range d.panels() {
+				targets, _ := p["targets"].([]any)
+				if p["title"] == e.Panel && idx < len(targets) {
+					tm, _ := targets[idx].(map[string]any)
+					expr, _ := tm["expr"].(string)
+					exprs = append(exprs, expr)
+				}
+			}
+			if len(exprs) == 0 {
+				t.Errorf("%s: no such query", where)
+				continue
+			}
+			label, ok := map[string]string{"target-job-rule": "job", "target-instance-rule": "instance"}[rule]
+			if !ok {
+				continue
+			}
+			needed := false
+			for _, expr := range exprs {
+				r, err := scan(grafana(expr))
+				if err != nil {
+					continue
+				}
+				for _, s := range r.selectors {
+					if ls, err := c.metricLabels(s.metric); err == nil && !ls[label] {
+						needed = true
+					}
+				}
+			}
+			if !needed {
+				t.Errorf("%s: every series the query reads has the %s label: filter on it instead", where, label)
+			}
 		}
 	}
 }
