@@ -108,7 +108,7 @@ func (d *Daemon) reload() error {
 		if p.BackchannelLogoutURI != "" {
 			p.Backchannel = d.Backchannel
 		}
-		keys = append(keys, metrics.ProbeKey{Target: p.Target, Endpoint: p.Endpoint, Interval: p.Interval, Checks: p.PlannedChecks()})
+		keys = append(keys, metrics.ProbeKey{Target: p.Target, Endpoint: p.Endpoint, Driver: p.Kind, Interval: p.Interval, Checks: p.PlannedChecks()})
 	}
 	// Series first: a run recorded right after Load finds them at zero.
 	d.Metrics.SetProbes(keys)

@@ -7,9 +7,17 @@
 // reason, step, check or artifact that is not in its closed list is mapped
 // to internal_error or dropped.
 //
-// SetProbes creates every series a probe can ever have (counters, histograms
-// and the last-result gauges) at zero when the config is loaded, so that
-// increase() sees the very first failure. The gauges that describe the last
+// SetProbes creates every series a probe can ever have (counters, the
+// propagation histogram and the last-result gauges) at zero when the config
+// is loaded, so that increase() sees the very first failure.
+//
+// What a probe costs is what one replica of 10,000 probes multiplies: the
+// series per probe are the ones alerts and SLOs need per probe (verdicts,
+// failures by reason, the propagation histogram). The diagnostic latency
+// distributions (per step, per check) are per driver, a closed list, so they
+// do not grow with the probes; a run's own step and check timings are in its
+// record (status page, evidence), and revprober_probe_info maps each probe
+// to its driver for dashboards. The gauges that describe the last
 // run and have no neutral value (probe_success, probe_duration_seconds,
 // last_run_timestamp_seconds, last_success_timestamp_seconds,
 // residual_validity_seconds) are absent until the probe has run: absent
@@ -32,14 +40,20 @@ import (
 
 const namespace = "revprober"
 
-// Buckets. Few on purpose: 10,000 probes on one replica multiply them.
+// Buckets. Few on purpose: 10,000 probes on one replica multiply them
+// (each bucket is one series per probe, per step, per check).
 var (
-	// PropagationBuckets span 50 ms to 10 min. 30 s, the default SLO
+	// PropagationBuckets span 50 ms to 30 min (Entra revokes "within
+	// minutes"; its example deadline is 15 min). 30 s, the default SLO
 	// (revprober:propagation_slo_seconds), is a boundary, so the p95 alert
 	// compares against an exact bucket edge.
-	PropagationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600}
-	// StepBuckets span 10 ms to 60 s.
-	StepBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	PropagationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800}
+	// CheckBuckets, per check, are coarser: the SLO reads the histogram
+	// above; these say which check is the slow one.
+	CheckBuckets = []float64{0.1, 1, 5, 30, 300, 1800}
+	// StepBuckets span 50 ms to 5 min (the verify step lasts up to the
+	// propagation deadline).
+	StepBuckets = []float64{0.05, 0.25, 1, 5, 30, 300}
 )
 
 // SkipReason says why a scheduled run did not happen. It is a label value.
@@ -77,6 +91,7 @@ type BuildInfo struct {
 type ProbeKey struct {
 	Target   string
 	Endpoint string
+	Driver   string // the driver kind: the label of the per-driver histograms
 	Interval time.Duration
 	// Checks are the checks the probe makes; their latency series are
 	// created at zero. Nil means every check. At 10,000 probes the unused
@@ -107,6 +122,7 @@ type Metrics struct {
 	probeDrift        *prometheus.GaugeVec
 	residual          *prometheus.GaugeVec
 	interval          *prometheus.GaugeVec
+	probeInfo         *prometheus.GaugeVec
 
 	buildInfo        *prometheus.GaugeVec
 	reloadSuccessful prometheus.Gauge
@@ -120,7 +136,16 @@ type Metrics struct {
 	// removed are the probes the last SetProbes deleted: a run still in
 	// flight at that reload must not bring their series back.
 	removed map[probeID]bool
+	// driverOf is each configured probe's driver; drivers are the drivers
+	// in use and the checks their probes make (the per-driver series).
+	driverOf map[probeID]string
+	drivers  map[string]map[verdict.Check]bool
 }
+
+// unknownDriver labels the per-driver series of a run whose probe's driver
+// is not configured (a run observed before SetProbes): the label value
+// stays in a closed list.
+const unknownDriver = "unknown"
 
 // New creates the metrics and registers them on reg (never the global
 // registry; a nil reg gets a private registry, useful in one-shot mode).
@@ -157,11 +182,11 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		failures: counter("failures_total",
 			"Runs that did not pass, by result (fail or error) and reason.", with("result", "reason")),
 		stepDuration: histogram("step_duration_seconds",
-			"Duration of each step of a run.", StepBuckets, with("step")),
+			"Duration of each step of a run, over every probe of a driver.", StepBuckets, []string{"driver", "step"}),
 		propagation: histogram("propagation_seconds",
 			"Time from the revoke request until the last artifact the endpoint promises to kill was seen dead.", PropagationBuckets, with()),
 		checkPropagation: histogram("check_propagation_seconds",
-			"Time from the revoke request until a check first saw its artifact dead.", PropagationBuckets, with("check")),
+			"Time from the revoke request until a check first saw its artifact dead, over every probe of a driver.", CheckBuckets, []string{"driver", "check"}),
 		lastRun: gauge("last_run_timestamp_seconds",
 			"Unix time the last run of the probe finished. Absent until the first run.", with()),
 		lastSuccess: gauge("last_success_timestamp_seconds",
@@ -176,6 +201,8 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 			"For a JWT access token, the time left until its exp at the last run's revocation: how long a resource server that validates locally still accepts it.", with()),
 		interval: gauge("probe_interval_seconds",
 			"Configured interval between two runs of the probe.", with()),
+		probeInfo: gauge("probe_info",
+			"A constant 1 per configured probe, labeled by its driver: joins a probe to the per-driver latency histograms.", with("driver")),
 
 		buildInfo: gauge("build_info",
 			"A metric with a constant '1' value labeled by the version and revision revprober was built from, and the Go version.",
@@ -187,12 +214,14 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		coordinationUp: gauge("coordination_up",
 			"Whether the coordination backend shared by the replicas is reachable (1) or not (0).", []string{"backend"}),
 
-		probes:  map[probeID]bool{},
-		removed: map[probeID]bool{},
+		probes:   map[probeID]bool{},
+		removed:  map[probeID]bool{},
+		driverOf: map[probeID]string{},
+		drivers:  map[string]map[verdict.Check]bool{},
 	}
 	reg.MustRegister(m.probeSuccess, m.probeDuration, m.lastResult, m.consecutiveErrors, m.runs, m.failures,
 		m.stepDuration, m.propagation, m.checkPropagation, m.lastRun, m.lastSuccess, m.skipped, m.drift,
-		m.probeDrift, m.residual, m.interval, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp)
+		m.probeDrift, m.residual, m.interval, m.probeInfo, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp)
 
 	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
 	return m
@@ -228,17 +257,27 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	want := make(map[probeID]bool, len(keys))
+	drivers := map[string]map[verdict.Check]bool{}
 	for _, k := range keys {
 		id := probeID{k.Target, k.Endpoint}
 		want[id] = true
 		if !m.probes[id] {
-			m.initProbe(id, k.Checks)
-		} else {
-			for _, c := range orAllChecks(k.Checks) { // a reload may add checks
-				m.checkPropagation.WithLabelValues(id.target, id.endpoint, string(c))
-			}
+			m.initProbe(id)
 		}
 		m.interval.WithLabelValues(id.target, id.endpoint).Set(k.Interval.Seconds())
+		if old, ok := m.driverOf[id]; ok && old != k.Driver {
+			m.probeInfo.DeleteLabelValues(id.target, id.endpoint, old)
+		}
+		m.driverOf[id] = k.Driver
+		m.probeInfo.WithLabelValues(id.target, id.endpoint, k.Driver).Set(1)
+		if drivers[k.Driver] == nil {
+			drivers[k.Driver] = map[verdict.Check]bool{}
+		}
+		for _, c := range orAllChecks(k.Checks) {
+			if contains(verdict.Checks, c) {
+				drivers[k.Driver][c] = true
+			}
+		}
 	}
 	removed := map[probeID]bool{}
 	for id := range m.probes {
@@ -248,6 +287,34 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 		}
 	}
 	m.probes, m.removed = want, removed
+	m.setDrivers(drivers)
+}
+
+// setDrivers creates the per-driver series of the drivers (and checks) in
+// use and deletes those of drivers and checks no longer used. m.mu must be
+// held.
+func (m *Metrics) setDrivers(drivers map[string]map[verdict.Check]bool) {
+	for d, checks := range drivers {
+		for _, s := range verdict.Steps {
+			m.stepDuration.WithLabelValues(d, s)
+		}
+		for c := range checks {
+			m.checkPropagation.WithLabelValues(d, string(c))
+		}
+	}
+	for d, checks := range m.drivers {
+		for c := range checks {
+			if !drivers[d][c] {
+				m.checkPropagation.DeleteLabelValues(d, string(c))
+			}
+		}
+		if drivers[d] == nil {
+			for _, s := range verdict.Steps {
+				m.stepDuration.DeleteLabelValues(d, s)
+			}
+		}
+	}
+	m.drivers = drivers
 }
 
 // orAllChecks is checks, or every check when nil.
@@ -259,7 +326,7 @@ func orAllChecks(checks []verdict.Check) []verdict.Check {
 }
 
 // initProbe creates the series of a probe at zero. m.mu must be held.
-func (m *Metrics) initProbe(id probeID, checks []verdict.Check) {
+func (m *Metrics) initProbe(id probeID) {
 	t, e := id.target, id.endpoint
 	for _, r := range verdict.Results {
 		m.runs.WithLabelValues(t, e, string(r))
@@ -268,15 +335,7 @@ func (m *Metrics) initProbe(id probeID, checks []verdict.Check) {
 	for _, s := range failureSeries() {
 		m.failures.WithLabelValues(t, e, s[0], s[1])
 	}
-	for _, s := range verdict.Steps {
-		m.stepDuration.WithLabelValues(t, e, s)
-	}
 	m.propagation.WithLabelValues(t, e)
-	for _, c := range orAllChecks(checks) {
-		if contains(verdict.Checks, c) {
-			m.checkPropagation.WithLabelValues(t, e, string(c))
-		}
-	}
 	for _, r := range SkipReasons {
 		m.skipped.WithLabelValues(t, e, string(r))
 	}
@@ -304,11 +363,9 @@ func (m *Metrics) deleteProbe(id probeID) {
 	for _, s := range failureSeries() {
 		m.failures.DeleteLabelValues(t, e, s[0], s[1])
 	}
-	for _, s := range verdict.Steps {
-		m.stepDuration.DeleteLabelValues(t, e, s)
-	}
-	for _, c := range verdict.Checks {
-		m.checkPropagation.DeleteLabelValues(t, e, string(c))
+	if d, ok := m.driverOf[id]; ok {
+		m.probeInfo.DeleteLabelValues(t, e, d)
+		delete(m.driverOf, id)
 	}
 	for _, r := range SkipReasons {
 		m.skipped.DeleteLabelValues(t, e, string(r))
@@ -331,7 +388,7 @@ func (m *Metrics) admit(id probeID) bool {
 	if m.removed[id] {
 		return false
 	}
-	m.initProbe(id, nil)
+	m.initProbe(id)
 	m.probes[id] = true
 	return true
 }
@@ -414,9 +471,13 @@ func (m *Metrics) Observe(r *verdict.Run) {
 		}
 	}
 
+	driver := m.driverOf[id]
+	if _, ok := m.drivers[driver]; !ok {
+		driver = unknownDriver
+	}
 	for _, s := range r.Steps {
 		if contains(verdict.Steps, s.Name) && s.Duration >= 0 {
-			m.stepDuration.WithLabelValues(t, e, s.Name).Observe(s.Duration.Seconds())
+			m.stepDuration.WithLabelValues(driver, s.Name).Observe(s.Duration.Seconds())
 		}
 	}
 	if p := r.PropagationSeconds; p != nil && *p >= 0 {
@@ -424,7 +485,7 @@ func (m *Metrics) Observe(r *verdict.Run) {
 	}
 	for _, o := range r.Checks {
 		if p := o.PropagationSeconds; p != nil && *p >= 0 && contains(verdict.Checks, o.Check) {
-			m.checkPropagation.WithLabelValues(t, e, string(o.Check)).Observe(*p)
+			m.checkPropagation.WithLabelValues(driver, string(o.Check)).Observe(*p)
 		}
 	}
 

@@ -126,16 +126,38 @@ func s(name, extra string) string {
 	return name + "{" + strings.Join(ls, ",") + "}"
 }
 
+// testDriver is the driver of the janssen/revoke_session test probe.
+const testDriver = "janssen-revoke-session"
+
+// ds is a per-driver series of the test probe's driver.
+func ds(name, extra string) string {
+	ls := []string{fmt.Sprintf("driver=%q", testDriver)}
+	if extra != "" {
+		ls = append(ls, strings.Split(extra, ",")...)
+	}
+	sort.Strings(ls)
+	return name + "{" + strings.Join(ls, ",") + "}"
+}
+
 // hist lists the samples of one observation v in a fresh histogram series
 // (every bucket from v's up to +Inf becomes 1).
 func hist(name, extra string, buckets []float64, v float64) map[string]float64 {
-	out := map[string]float64{s(name+"_count", extra): 1, s(name+"_sum", extra): v}
+	return histOf(s, name, extra, buckets, v)
+}
+
+// dhist is hist for a per-driver histogram.
+func dhist(name, extra string, buckets []float64, v float64) map[string]float64 {
+	return histOf(ds, name, extra, buckets, v)
+}
+
+func histOf(series func(name, extra string) string, name, extra string, buckets []float64, v float64) map[string]float64 {
+	out := map[string]float64{series(name+"_count", extra): 1, series(name+"_sum", extra): v}
 	for _, b := range buckets {
 		if v <= b {
-			out[s(name+"_bucket", join(extra, fmt.Sprintf("le=%q", fmt.Sprint(b))))] = 1
+			out[series(name+"_bucket", join(extra, fmt.Sprintf("le=%q", fmt.Sprint(b))))] = 1
 		}
 	}
-	out[s(name+"_bucket", join(extra, `le="+Inf"`))] = 1
+	out[series(name+"_bucket", join(extra, `le="+Inf"`))] = 1
 	return out
 }
 
@@ -187,8 +209,8 @@ func TestObserve(t *testing.T) {
 				s("revprober_probe_duration_seconds", ""):     2.5,
 				s("revprober_last_run_timestamp_seconds", ""): ts,
 			},
-			hist("revprober_step_duration_seconds", `step="login"`, StepBuckets, 0.2),
-			hist("revprober_step_duration_seconds", `step="revoke"`, StepBuckets, 0.03),
+			dhist("revprober_step_duration_seconds", `step="login"`, StepBuckets, 0.2),
+			dhist("revprober_step_duration_seconds", `step="revoke"`, StepBuckets, 0.03),
 		)
 	}
 	tests := []struct {
@@ -216,8 +238,8 @@ func TestObserve(t *testing.T) {
 					s("revprober_residual_validity_seconds", ""):      3540,
 				},
 				hist("revprober_propagation_seconds", "", PropagationBuckets, 0.7),
-				hist("revprober_check_propagation_seconds", `check="introspection"`, PropagationBuckets, 0.7),
-				hist("revprober_check_propagation_seconds", `check="refresh"`, PropagationBuckets, 0.02),
+				dhist("revprober_check_propagation_seconds", `check="introspection"`, CheckBuckets, 0.7),
+				dhist("revprober_check_propagation_seconds", `check="refresh"`, CheckBuckets, 0.02),
 			),
 		},
 		{
@@ -249,7 +271,7 @@ func TestObserve(t *testing.T) {
 					s("revprober_runs_total", `result="fail"`):                                        1,
 					s("revprober_failures_total", `reason="access_token_still_active",result="fail"`): 1,
 				},
-				hist("revprober_check_propagation_seconds", `check="refresh"`, PropagationBuckets, 1.5),
+				dhist("revprober_check_propagation_seconds", `check="refresh"`, CheckBuckets, 1.5),
 			),
 		},
 		{
@@ -296,7 +318,7 @@ func TestObserve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, reg := newTest(t)
-			m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}, {Target: "okta", Endpoint: "sessions", Interval: time.Minute}})
+			m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}, {Target: "okta", Endpoint: "sessions", Interval: time.Minute}})
 			before := snapshot(t, reg)
 			m.Observe(tt.run())
 			compareDiff(t, diff(before, snapshot(t, reg)), tt.want)
@@ -306,7 +328,7 @@ func TestObserve(t *testing.T) {
 
 func TestObserveSequence(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
 	runs := []verdict.Result{verdict.Error, verdict.Error, verdict.Fail, verdict.Error, verdict.Pass, verdict.Error}
 	wantConsecutive := []float64{1, 2, 0, 1, 0, 1}
 	for i, res := range runs {
@@ -347,24 +369,33 @@ revprober_probe_last_result{endpoint="revoke_session",result="pass",target="jans
 }
 
 // seriesPerProbe is what one probe costs in series after SetProbes (before
-// any run); the design target is 10,000 probes on one replica.
-// check_propagation has one histogram (15 series) per check in verdict.Checks (7).
-var seriesPerProbe = 3 + 3 + (len(verdict.FailReasons) + len(verdict.ErrorReasons) + 1) + 6*15 + 15 + 7*15 + 4 + 4 + 1 + 1 + 1 // runs, last_result, failures, step, propagation, check_propagation, skipped, drift, probe_drift, consecutive_errors, interval
+// any run); the design target is 10,000 probes on one replica: runs,
+// last_result, failures, propagation, skipped, drift, probe_drift,
+// consecutive_errors, interval, probe_info.
+var seriesPerProbe = 3 + 3 + (len(verdict.FailReasons) + len(verdict.ErrorReasons) + 1) + (len(PropagationBuckets) + 3) + 4 + 4 + 1 + 1 + 1 + 1
+
+// seriesPerDriver is what a driver in use costs, however many probes use it:
+// a step histogram per step, and a check histogram per check (all seven
+// when a probe lists no checks).
+var seriesPerDriver = len(verdict.Steps)*(len(StepBuckets)+3) + len(verdict.Checks)*(len(CheckBuckets)+3)
 
 func TestSetProbes(t *testing.T) {
 	m, reg := newTest(t)
 	global := len(snapshot(t, reg))
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}, {Target: "janssen", Endpoint: "global_token_revocation", Interval: 30 * time.Second}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}, {Target: "janssen", Endpoint: "global_token_revocation", Driver: "janssen-global-token-revocation", Interval: 30 * time.Second}})
 	snap := snapshot(t, reg)
-	if got := len(snap) - global; got != 2*seriesPerProbe {
-		t.Errorf("2 probes made %d series, want %d", got, 2*seriesPerProbe)
+	if got, want := len(snap)-global, 2*seriesPerProbe+2*seriesPerDriver; got != want {
+		t.Errorf("2 probes of 2 drivers made %d series, want %d", got, want)
 	}
-	t.Logf("%d series per probe after SetProbes (%d for 10,000 probes)", seriesPerProbe, 10000*seriesPerProbe)
+	t.Logf("%d series per probe after SetProbes (%d for 10,000 probes), %d per driver in use", seriesPerProbe, 10000*seriesPerProbe, seriesPerDriver)
 	for k, v := range snap {
 		if !strings.Contains(k, `target="janssen"`) {
 			continue
 		}
 		want := 0.0
+		if strings.HasPrefix(k, "revprober_probe_info{") {
+			want = 1
+		}
 		if strings.HasPrefix(k, "revprober_probe_interval_seconds{") {
 			want = 60
 			if strings.Contains(k, "global_token_revocation") {
@@ -406,11 +437,11 @@ func TestSetProbes(t *testing.T) {
 	other.ResidualValiditySeconds = f(10)
 	m.Observe(other)
 	m.Skipped("janssen", "revoke_session", SkipOverlap)
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "global_token_revocation", Interval: 2 * time.Minute}, {Target: "okta", Endpoint: "sessions", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "global_token_revocation", Driver: "janssen-global-token-revocation", Interval: 2 * time.Minute}, {Target: "okta", Endpoint: "sessions", Driver: "okta-user-sessions", Interval: time.Minute}})
 	snap = snapshot(t, reg)
 	for k := range snap {
-		if strings.Contains(k, `endpoint="revoke_session"`) {
-			t.Errorf("series of a removed probe left: %s", k)
+		if strings.Contains(k, `endpoint="revoke_session"`) || strings.Contains(k, `driver="`+testDriver+`"`) {
+			t.Errorf("series of a removed probe, or of a driver no probe uses, left: %s", k)
 		}
 	}
 	gtr := `endpoint="global_token_revocation",target="janssen"`
@@ -439,7 +470,7 @@ func TestSetProbes(t *testing.T) {
 		}
 	}
 	// Added again, it starts from zero.
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
 	if got := testutil.ToFloat64(m.failures.WithLabelValues("janssen", "revoke_session", "fail", "session_still_alive")); got != 0 {
 		t.Errorf("re-added probe starts at %v", got)
 	}
@@ -458,19 +489,35 @@ func TestObserveBeforeSetProbes(t *testing.T) {
 	if _, ok := snap[s("revprober_failures_total", `reason="login_failed",result="error"`)]; !ok {
 		t.Error("other series not initialised")
 	}
-	// No interval until SetProbes; success, duration and last run exist.
-	if got, want := len(snap)-global, seriesPerProbe-1+3; got != want {
+	// No interval or probe_info until SetProbes; success, duration and last
+	// run exist; the two observed steps count under the unknown driver.
+	if got, want := len(snap)-global, seriesPerProbe-2+3+2*(len(StepBuckets)+3); got != want {
 		t.Errorf("%d series, want %d", got, want)
 	}
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
 	if got := testutil.ToFloat64(m.failures.WithLabelValues("janssen", "revoke_session", "fail", "access_token_still_active")); got != 1 {
 		t.Errorf("SetProbes reset an observed probe: %v", got)
 	}
 }
 
+// Per-driver series do not grow with the probes: 50 probes of one driver
+// cost 50 probes' series plus one driver's.
+func TestDriverSeriesShared(t *testing.T) {
+	m, reg := newTest(t)
+	global := len(snapshot(t, reg))
+	var keys []ProbeKey
+	for i := range 50 {
+		keys = append(keys, ProbeKey{Target: fmt.Sprintf("tenant-%02d", i), Endpoint: "gtr", Driver: testDriver, Interval: time.Minute})
+	}
+	m.SetProbes(keys)
+	if got, want := len(snapshot(t, reg))-global, 50*seriesPerProbe+seriesPerDriver; got != want {
+		t.Errorf("50 probes of one driver made %d series, want %d", got, want)
+	}
+}
+
 func TestSkipped(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
 	before := snapshot(t, reg)
 	m.Skipped("janssen", "revoke_session", SkipNotLeader)
 	m.Skipped("janssen", "revoke_session", SkipNotLeader)
@@ -535,7 +582,7 @@ func TestBuildInfo(t *testing.T) {
 // No label value may come from anything but a closed list or the config.
 func TestLabelValuesClosed(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
 	for _, res := range []verdict.Result{verdict.Pass, verdict.Fail, verdict.Error, "", "oops: 500"} {
 		for _, reason := range append(append([]verdict.Reason{"", "none", "read tcp: i/o timeout", "eyJhbGciOiJSUzI1NiJ9"}, verdict.FailReasons...), verdict.ErrorReasons...) {
 			r := baseRun(res, reason)
@@ -629,9 +676,9 @@ func TestHistogramsAreClassicAndSmall(t *testing.T) {
 	if n != 3 {
 		t.Errorf("%d histograms, want 3", n)
 	}
-	if PropagationBuckets[0] != 0.05 || PropagationBuckets[len(PropagationBuckets)-1] != 600 ||
-		StepBuckets[0] != 0.01 || StepBuckets[len(StepBuckets)-1] != 60 {
-		t.Error("bucket ranges changed: propagation 50ms..10min, step 10ms..60s")
+	if PropagationBuckets[0] != 0.05 || PropagationBuckets[len(PropagationBuckets)-1] != 1800 ||
+		CheckBuckets[len(CheckBuckets)-1] != 1800 || StepBuckets[0] != 0.05 || StepBuckets[len(StepBuckets)-1] != 300 {
+		t.Error("bucket ranges changed: propagation and checks up to 30min (Entra), step 50ms..5min")
 	}
 	if !contains(PropagationBuckets, 30) {
 		t.Error("the 30 s SLO must be a propagation bucket boundary")
@@ -640,7 +687,7 @@ func TestHistogramsAreClassicAndSmall(t *testing.T) {
 
 // fillAll makes every metric have at least one series.
 func fillAll(m *Metrics) {
-	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Interval: time.Minute}})
+	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
 	r := baseRun(verdict.Pass, verdict.ReasonNone)
 	r.ResidualValiditySeconds = f(300)
 	r.PropagationSeconds = f(1)
