@@ -36,7 +36,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 
 		ConfigDigest: p.ConfigDigest,
 	}
-	r.secrets = collectSecrets(p)
+	collectSecrets(p, r.trace.Secrets())
 	defer func() {
 		if v := recover(); v != nil {
 			r.run.Result, r.run.Reason = verdict.Error, verdict.InternalError
@@ -77,7 +77,6 @@ type runner struct {
 	eps     oauth.Endpoints
 	canarie []*canaryState
 	checks  []*check
-	secrets []string
 	env     *driver.Env // set when the revoke call is made, for a Restorer
 	jwks    *oauth.JWKS // the issuer's keys, fetched at most once per run
 	revoked time.Time
@@ -214,12 +213,10 @@ func (r *runner) login(ctx context.Context) error {
 	return nil
 }
 
+// addSecrets adds a canary's tokens to the run's secrets (the trace's
+// scrubber, which also scrubs error bodies as they are quoted).
 func (r *runner) addSecrets(t *oauth.Tokens) {
-	for _, s := range []secret.Secret{t.AccessToken, t.RefreshToken, t.IDToken} {
-		if !s.IsZero() {
-			r.secrets = append(r.secrets, s.Reveal())
-		}
-	}
+	r.trace.Secrets().Add(t.AccessToken.Reveal(), t.RefreshToken.Reveal(), t.IDToken.Reveal())
 }
 
 // check is one observation of one canary's artifact.
@@ -580,7 +577,9 @@ func (r *runner) restore(ctx context.Context) {
 }
 
 // finish fills the record's observations, fingerprints and trace, and
-// scrubs every known secret from its text.
+// scrubs every known secret from its text: the configured ones, the
+// canaries' tokens, and every credential the run sent or was issued (the
+// trace's scrubber).
 func (r *runner) finish() {
 	run := r.run
 	run.Duration = r.now().Sub(run.Started)
@@ -603,14 +602,7 @@ func (r *runner) finish() {
 		}
 	}
 	run.Requests = r.trace.Requests()
-	scrub := func(s string) string {
-		for _, v := range r.secrets {
-			if len(v) >= 4 {
-				s = strings.ReplaceAll(s, v, secret.Redacted)
-			}
-		}
-		return s
-	}
+	scrub := r.trace.Secrets().Scrub
 	run.Detail = scrub(run.Detail)
 	for i := range run.Notes {
 		run.Notes[i] = scrub(run.Notes[i])
@@ -627,19 +619,21 @@ func (r *runner) finish() {
 	}
 }
 
-func collectSecrets(p *Probe) []string {
-	var out []string
+// collectSecrets adds the probe's configured secrets to s: client secrets
+// (with the Basic credentials they travel in), canary passwords, and the
+// driver params declared secret.
+func collectSecrets(p *Probe, s *secret.Scrubber) {
 	for _, a := range []*oauth.ClientAuth{p.Admin, p.Introspector, p.LoginClient} {
-		if a != nil && !a.Secret.IsZero() {
-			out = append(out, a.Secret.Reveal())
+		if a != nil {
+			s.AddBasic(a.ID, a.Secret.Reveal())
 		}
 	}
 	for _, c := range p.Canaries {
-		if !c.Password.IsZero() {
-			out = append(out, c.Password.Reveal())
-		}
+		s.Add(c.Password.Reveal())
 	}
-	return out
+	for _, v := range p.ParamSecrets {
+		s.Add(v.Reveal())
+	}
 }
 
 // fingerprint is a short hash that identifies a token in evidence without

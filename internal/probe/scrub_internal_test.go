@@ -1,0 +1,49 @@
+package probe
+
+import (
+	"encoding/base64"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/revprober/revprober/internal/httpx"
+	"github.com/revprober/revprober/internal/oauth"
+	"github.com/revprober/revprober/internal/secret"
+	"github.com/revprober/revprober/internal/verdict"
+)
+
+// TestFinishScrubsEverySecret: finish scrubs the configured secrets (and
+// their Basic forms), the driver's secret params, the canaries' tokens and
+// what the transport registered, longest first, from every text field.
+func TestFinishScrubsEverySecret(t *testing.T) {
+	const (
+		tok      = "AbCdEfGhpass1234IjKlMnOpQrStUvWxYz0123456789" // holds the password below
+		password = "pass1234"
+		adminSec = "s3cr+t/w=ch&rs"
+		apiKey   = "webhook-api-key-0123"
+		sent     = "admin-bearer-issued-in-the-run"
+	)
+	p := &Probe{
+		Admin:        &oauth.ClientAuth{ID: "revprober-admin", Secret: secret.New(adminSec)},
+		Canaries:     []Canary{{Name: "c", Password: secret.New(password)}},
+		ParamSecrets: []secret.Secret{secret.New(apiKey)},
+	}
+	r := &runner{p: p, run: &verdict.Run{Started: time.Now()}, trace: &httpx.Trace{}, now: time.Now}
+	collectSecrets(p, r.trace.Secrets())
+	r.addSecrets(&oauth.Tokens{AccessToken: secret.New(tok)})
+	httpx.Remember(httpx.WithTrace(t.Context(), r.trace), sent)
+
+	basic := base64.StdEncoding.EncodeToString([]byte("revprober-admin:" + url.QueryEscape(adminSec)))
+	text := "token " + tok + " pw " + password + " basic " + basic + " form " + url.QueryEscape(adminSec) +
+		" key " + apiKey + " bearer " + sent
+	r.run.Detail, r.run.Cleanup, r.run.Notes = text, text, []string{text}
+	r.run.Steps = []verdict.Step{{Name: "revoke", Error: text}}
+	r.finish()
+
+	for field, got := range map[string]string{"detail": r.run.Detail, "cleanup": r.run.Cleanup, "note": r.run.Notes[0], "step": r.run.Steps[0].Error} {
+		want := "token <secret> pw <secret> basic <secret> form <secret> key <secret> bearer <secret>"
+		if got != want {
+			t.Errorf("%s: got %q\nwant %q", field, got, want)
+		}
+	}
+}
