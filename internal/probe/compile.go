@@ -95,6 +95,7 @@ func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 				Canaries:             canaries,
 				Checks:               checks,
 				Transport:            tr,
+				InsecureTLS:          t.TLS.InsecureSkipVerify,
 				ParamSecrets:         secrets(driver.SecretValues(e.Driver, e.Params)),
 				ConfigDigest:         cfg.Digest,
 			})

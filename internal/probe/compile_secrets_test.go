@@ -7,9 +7,10 @@ import (
 	"github.com/revprober/revprober/internal/probe"
 )
 
-// TestCompileParamSecrets: a probe carries the values of the params its
-// driver declares secret (a webhook's header_*), not the others.
-func TestCompileParamSecrets(t *testing.T) {
+// TestCompileSecretsAndTLS: a probe carries the values of the params its
+// driver declares secret (a webhook's header_*), not the others, and
+// whether its target turned TLS verification off.
+func TestCompileSecretsAndTLS(t *testing.T) {
 	cfg := &config.Config{Targets: []config.Target{{
 		Name: "t", Issuer: "https://idp.example.com",
 		TLS: config.TLS{InsecureSkipVerify: true},
@@ -21,6 +22,9 @@ func TestCompileParamSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := ps[0]
+	if !p.InsecureTLS {
+		t.Error("InsecureTLS not carried")
+	}
 	if len(p.ParamSecrets) != 1 || p.ParamSecrets[0].Reveal() != "key-0123456789" {
 		t.Errorf("param secrets: %d values", len(p.ParamSecrets))
 	}

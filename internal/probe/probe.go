@@ -60,7 +60,9 @@ type Probe struct {
 
 	// Transport is shared by every probe with the same TLS settings.
 	Transport http.RoundTripper
-
+	// InsecureTLS is set when the target turned TLS verification off: every
+	// run record then says so in a note.
+	InsecureTLS bool
 	// ConfigDigest identifies the config the probe was compiled from.
 	ConfigDigest string
 }

@@ -576,6 +576,10 @@ func (r *runner) restore(ctx context.Context) {
 	r.run.Cleanup += "; canaries restored"
 }
 
+// InsecureTLSNote is on every run record of a target with TLS verification
+// off, so that evidence and the status page say it, not only a log line.
+const InsecureTLSNote = "TLS verification is OFF for this target (insecure_skip_verify)"
+
 // finish fills the record's observations, fingerprints and trace, and
 // scrubs every known secret from its text: the configured ones, the
 // canaries' tokens, and every credential the run sent or was issued (the
@@ -602,6 +606,9 @@ func (r *runner) finish() {
 		}
 	}
 	run.Requests = r.trace.Requests()
+	if r.p != nil && r.p.InsecureTLS {
+		run.Notes = append([]string{InsecureTLSNote}, run.Notes...)
+	}
 	scrub := r.trace.Secrets().Scrub
 	run.Detail = scrub(run.Detail)
 	for i := range run.Notes {

@@ -3,6 +3,8 @@ package probe
 import (
 	"encoding/base64"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,20 @@ func TestFinishScrubsEverySecret(t *testing.T) {
 		want := "token <secret> pw <secret> basic <secret> form <secret> key <secret> bearer <secret>"
 		if got != want {
 			t.Errorf("%s: got %q\nwant %q", field, got, want)
+		}
+	}
+}
+
+// TestInsecureTLSNote: a target with verification off says so on every record.
+func TestInsecureTLSNote(t *testing.T) {
+	for _, insecure := range []bool{false, true} {
+		r := &runner{p: &Probe{InsecureTLS: insecure}, run: &verdict.Run{Started: time.Now()}, trace: &httpx.Trace{}, now: time.Now}
+		r.finish()
+		if got := slices.Contains(r.run.Notes, InsecureTLSNote); got != insecure {
+			t.Errorf("insecure=%v: notes %q", insecure, r.run.Notes)
+		}
+		if insecure && !strings.Contains(InsecureTLSNote, "insecure_skip_verify") {
+			t.Error("the note must name the setting")
 		}
 	}
 }

@@ -363,6 +363,7 @@ type runData struct {
 	Run       *verdict.Run
 	Detail    string
 	Cleanup   string
+	Notes     []string
 	Steps     []verdict.Step
 	Checks    []verdict.Observation
 	Requests  []verdict.Request
@@ -382,6 +383,9 @@ func (p *Page) run(w http.ResponseWriter, r *http.Request) {
 	}
 	d := runData{Run: run, Detail: clean(run.Detail), Cleanup: clean(run.Cleanup), New: r.URL.Query().Has("new"),
 		ProbePath: "/probes/" + url.PathEscape(run.Target) + "/" + url.PathEscape(run.Endpoint)}
+	for _, n := range run.Notes {
+		d.Notes = append(d.Notes, clean(n))
+	}
 	for _, s := range run.Steps {
 		s.Error = clean(s.Error)
 		d.Steps = append(d.Steps, s)
