@@ -622,6 +622,7 @@ func (r *runner) finish() {
 		run.Steps[i].Error = scrub(run.Steps[i].Error)
 	}
 	for i := range run.Requests {
+		run.Requests[i].URL = scrub(run.Requests[i].URL) // a path can carry a credential too
 		run.Requests[i].Error = scrub(run.Requests[i].Error)
 	}
 }

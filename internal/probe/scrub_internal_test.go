@@ -2,6 +2,8 @@ package probe
 
 import (
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -33,7 +35,15 @@ func TestFinishScrubsEverySecret(t *testing.T) {
 	r := &runner{p: p, run: &verdict.Run{Started: time.Now()}, trace: &httpx.Trace{}, now: time.Now}
 	collectSecrets(p, r.trace.Secrets())
 	r.addSecrets(&oauth.Tokens{AccessToken: secret.New(tok)})
-	httpx.Remember(httpx.WithTrace(t.Context(), r.trace), sent)
+	ctx := httpx.WithTrace(t.Context(), r.trace)
+	httpx.Remember(ctx, sent)
+	// A request whose path carries a secret is traced with it.
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/keys/"+apiKey, nil)
+	if _, err := httpx.Do(httpx.Client(http.DefaultTransport, nil), req); err != nil {
+		t.Fatal(err)
+	}
 
 	basic := base64.StdEncoding.EncodeToString([]byte("revprober-admin:" + url.QueryEscape(adminSec)))
 	text := "token " + tok + " pw " + password + " basic " + basic + " form " + url.QueryEscape(adminSec) +
@@ -42,6 +52,9 @@ func TestFinishScrubsEverySecret(t *testing.T) {
 	r.run.Steps = []verdict.Step{{Name: "revoke", Error: text}}
 	r.finish()
 
+	if len(r.run.Requests) != 1 || r.run.Requests[0].URL != srv.URL+"/keys/<secret>" {
+		t.Errorf("request trace: %+v", r.run.Requests)
+	}
 	for field, got := range map[string]string{"detail": r.run.Detail, "cleanup": r.run.Cleanup, "note": r.run.Notes[0], "step": r.run.Steps[0].Error} {
 		want := "token <secret> pw <secret> basic <secret> form <secret> key <secret> bearer <secret>"
 		if got != want {
