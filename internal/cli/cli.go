@@ -98,12 +98,13 @@ func revision() string {
 
 func buildInfo() metrics.BuildInfo { return metrics.BuildInfo{Version: Version, Revision: revision()} }
 
-// loadOptions checks drivers and their params at load time.
+// loadOptions checks drivers and their params at load time, and tells the
+// config which params the drivers declare secret.
 func loadOptions() config.LoadOptions {
 	return config.LoadOptions{CheckDriver: func(kind string, params map[string]string) error {
 		_, err := driver.Build(kind, params)
 		return err
-	}}
+	}, SecretParam: driver.IsSecretParam}
 }
 
 func loadConfig(path string) (*config.Config, error) {

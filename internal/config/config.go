@@ -24,6 +24,10 @@ type LoadOptions struct {
 	CheckDriver func(kind string, params map[string]string) error
 	// LookupEnv defaults to os.LookupEnv (tests inject their own).
 	LookupEnv func(string) (string, bool)
+	// SecretParam reports whether a driver declares an endpoint param
+	// secret (driver.IsSecretParam); Redacted shows such values as
+	// <secret>. When nil, Redacted shows no param value at all.
+	SecretParam func(kind, name string) bool
 }
 
 // Load reads and parses the file at path. Relative secret file paths in it
@@ -66,6 +70,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	resolvePaths(&c, filepath.Dir(name))
 	sum := sha256.Sum256(data)
 	c.Path, c.Digest = name, hex.EncodeToString(sum[:])
+	c.secretParam = opts.SecretParam
 	return &c, nil
 }
 

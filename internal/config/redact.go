@@ -2,17 +2,24 @@ package config
 
 import (
 	"bytes"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/revprober/revprober/internal/secret"
 )
 
 // Redacted is the effective configuration as YAML, for the /config page:
 // defaults applied, every secret shown as <secret>, a secret read from a
-// file shown as its file. Parsing the output again gives the same config
-// except for literal secrets, which become "<secret>".
+// file shown as its file, the params a driver declares secret (a webhook's
+// header_*; LoadOptions.SecretParam, and every param of a config loaded
+// without it) shown as <secret>, and the query string of every URL shown as
+// ?<redacted> (an api_key=… travels there). Parsing the output again gives
+// the same config except for those values, which become "<secret>" and
+// "?<redacted>".
 //
 // Empty values are left out: in this format an absent key and a zero value
 // mean the same, so nothing is lost and the page stays readable. Every $ is
@@ -21,7 +28,7 @@ func (c *Config) Redacted() ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(encode(reflect.ValueOf(*c))); err != nil {
+	if err := enc.Encode(c.encode(reflect.ValueOf(*c))); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
@@ -31,20 +38,22 @@ func (c *Config) Redacted() ([]byte, error) {
 }
 
 // encode builds the YAML node for v.
-func encode(v reflect.Value) *yaml.Node {
+func (c *Config) encode(v reflect.Value) *yaml.Node {
 	switch {
 	case v.Type() == secretType || v.Type() == durationType:
 		return scalar(v.Interface()) // their MarshalYAML: "<secret>", "30s"
+	case v.Type() == endpointType:
+		return c.encodeStruct(reflect.ValueOf(c.redactParams(v.Interface().(Endpoint))))
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
-		return encode(v.Elem())
+		return c.encode(v.Elem())
 	case reflect.Struct:
-		return encodeStruct(v)
+		return c.encodeStruct(v)
 	case reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode}
 		for i := range v.Len() {
-			n.Content = append(n.Content, encode(v.Index(i)))
+			n.Content = append(n.Content, c.encode(v.Index(i)))
 		}
 		return n
 	case reflect.Map:
@@ -52,16 +61,46 @@ func encode(v reflect.Value) *yaml.Node {
 		keys := v.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			n.Content = append(n.Content, scalar(k.String()), encode(v.MapIndex(k)))
+			n.Content = append(n.Content, scalar(k.String()), c.encode(v.MapIndex(k)))
 		}
 		return n
 	case reflect.String:
-		return scalar(strings.ReplaceAll(v.String(), "$", "$$"))
+		return scalar(strings.ReplaceAll(redactQuery(v.String()), "$", "$$"))
 	}
 	return scalar(v.Interface())
 }
 
-func encodeStruct(v reflect.Value) *yaml.Node {
+var endpointType = reflect.TypeFor[Endpoint]()
+
+// redactParams is e with the values of the params its driver declares
+// secret replaced by <secret>. Without the driver registry's answer
+// (LoadOptions.SecretParam) every param counts as secret.
+func (c *Config) redactParams(e Endpoint) Endpoint {
+	params := make(map[string]string, len(e.Params))
+	for k, v := range e.Params {
+		if c.secretParam == nil || c.secretParam(e.Driver, k) {
+			v = secret.Redacted
+		}
+		params[k] = v
+	}
+	e.Params = params
+	return e
+}
+
+// redactQuery replaces the query (and fragment) of an absolute URL with
+// ?<redacted>, keeping scheme, host and path. Other strings are unchanged.
+func redactQuery(s string) string {
+	i := strings.IndexByte(s, '?')
+	if i < 0 || !strings.Contains(s[:i], "://") {
+		return s
+	}
+	if u, err := url.Parse(s); err != nil || u.Scheme == "" || u.Host == "" {
+		return s
+	}
+	return s[:i] + "?<redacted>"
+}
+
+func (c *Config) encodeStruct(v reflect.Value) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode}
 	fields := fieldsOf(v.Type())
 	for i := range v.NumField() {
@@ -69,7 +108,7 @@ func encodeStruct(v reflect.Value) *yaml.Node {
 		if name == "" || isEmpty(f) || fromFile(v, fields, name) {
 			continue
 		}
-		n.Content = append(n.Content, scalar(name), encode(f))
+		n.Content = append(n.Content, scalar(name), c.encode(f))
 	}
 	return n
 }

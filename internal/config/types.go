@@ -24,6 +24,8 @@ type Config struct {
 	// its bytes, recorded in evidence so an auditor knows which config ran.
 	Path   string `yaml:"-"`
 	Digest string `yaml:"-"`
+	// secretParam is LoadOptions.SecretParam, for Redacted.
+	secretParam func(kind, name string) bool
 }
 
 // Global holds the defaults every target inherits.

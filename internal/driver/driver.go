@@ -101,6 +101,38 @@ type Info struct {
 	// these prefixes plus a non-empty suffix ("header_" accepts
 	// "header_X-Source").
 	ParamPrefixes []string
+	// SecretParams and SecretParamPrefixes (matched like Params and
+	// ParamPrefixes) name the params whose values are credentials, such as
+	// a webhook's header_X-Api-Key: /config shows them as <secret> and every
+	// run's text is scrubbed of them.
+	SecretParams        []string
+	SecretParamPrefixes []string
+}
+
+// IsSecretParam reports whether the kind declares param name secret. An
+// unknown kind declares nothing, so all its params count as secret.
+func IsSecretParam(kind, name string) bool {
+	info, ok := Lookup(kind)
+	if !ok {
+		return true
+	}
+	for _, n := range info.SecretParams {
+		if n == name {
+			return true
+		}
+	}
+	return hasPrefix(name, info.SecretParamPrefixes)
+}
+
+// SecretValues are the values of the params of p that kind declares secret.
+func SecretValues(kind string, p Params) []string {
+	var out []string
+	for name, v := range p {
+		if v != "" && IsSecretParam(kind, name) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Restorer is implemented by drivers whose revocation changes the canary

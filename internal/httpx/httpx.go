@@ -1,13 +1,16 @@
 // Package httpx is the HTTP layer every probe shares: one transport with
 // per-host connection limits, bounded response bodies, no automatic redirects,
 // a per-run trace of requests, and error text that never carries a URL's
-// query string (where a token could hide).
+// query string (where a token could hide). The trace also collects every
+// credential the run sends (secret.Scrubber), so that text quoting an
+// answer can be scrubbed of them.
 package httpx
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/revprober/revprober/internal/secret"
 	"github.com/revprober/revprober/internal/verdict"
 )
 
@@ -96,13 +100,19 @@ func Client(rt http.RoundTripper, jar http.CookieJar) *http.Client {
 	}
 }
 
-// Trace collects the redacted requests of one run. Safe for concurrent use.
+// Trace collects the redacted requests of one run, and the secrets the run
+// handled. Safe for concurrent use.
 type Trace struct {
 	mu       sync.Mutex
 	step     string
 	requests []verdict.Request
 	count    atomic.Int64
+	secrets  secret.Scrubber
 }
+
+// Secrets is the run's scrubber: the transport adds every credential sent
+// under this trace, and the run adds its configured secrets and tokens.
+func (t *Trace) Secrets() *secret.Scrubber { return &t.secrets }
 
 // SetStep names the phase the next requests belong to.
 func (t *Trace) SetStep(s string) {
@@ -146,9 +156,30 @@ func traceFrom(ctx context.Context) *Trace {
 	return t
 }
 
+// secretsFrom is the scrubber of the run ctx belongs to, or nil.
+func secretsFrom(ctx context.Context) *secret.Scrubber {
+	if t := traceFrom(ctx); t != nil {
+		return t.Secrets()
+	}
+	return nil
+}
+
+// Remember adds values to the secrets of the run ctx belongs to: a caller
+// that obtains a credential the transport never sends in a form it
+// recognises (an admin token read from an answer) registers it here, so
+// that an API echoing it cannot put it into the run's text.
+func Remember(ctx context.Context, values ...string) {
+	if s := secretsFrom(ctx); s != nil {
+		s.Add(values...)
+	}
+}
+
 type tracing struct{ next http.RoundTripper }
 
 func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s := secretsFrom(req.Context()); s != nil {
+		rememberCredentials(s, req)
+	}
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -164,6 +195,73 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		tr.add(r)
 	}
 	return resp, err
+}
+
+// credentialFields are the form parameters that carry a credential.
+var credentialFields = []string{
+	"client_secret", "client_assertion", "assertion", "password",
+	"token", "refresh_token", "code", "code_verifier", "subject_token", "actor_token",
+}
+
+// maxFormScan bounds how much of a form body is read for credentials.
+const maxFormScan = 64 << 10
+
+// rememberCredentials registers what req authenticates with before it is
+// sent, so that an answer echoing it can be scrubbed: the credential of
+// every Authorization header (for Basic also the decoded id:secret and the
+// secret, as sent and form-decoded) and the credential parameters of a
+// form body.
+func rememberCredentials(s *secret.Scrubber, req *http.Request) {
+	for _, h := range req.Header.Values("Authorization") {
+		scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+		cred = strings.TrimSpace(cred)
+		if !ok {
+			s.Add(scheme) // a bare credential, no scheme word
+			continue
+		}
+		s.Add(cred)
+		if strings.EqualFold(scheme, "Basic") {
+			rememberBasic(s, cred)
+		}
+	}
+	if req.GetBody == nil || !strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return
+	}
+	defer body.Close()
+	raw, err := io.ReadAll(io.LimitReader(body, maxFormScan))
+	if err != nil {
+		return
+	}
+	form, _ := url.ParseQuery(string(raw))
+	for _, name := range credentialFields {
+		s.Add(form[name]...)
+	}
+}
+
+func rememberBasic(s *secret.Scrubber, blob string) {
+	decoded, err := base64.StdEncoding.DecodeString(blob)
+	if err != nil {
+		return
+	}
+	s.Add(string(decoded))
+	id, pw, ok := strings.Cut(string(decoded), ":")
+	if !ok {
+		return
+	}
+	s.Add(pw)
+	// RFC 6749 §2.3.1 form-encodes both parts before Basic; AddBasic
+	// registers the decoded secret with both blob forms.
+	if uid, err := url.QueryUnescape(id); err == nil {
+		id = uid
+	}
+	if upw, err := url.QueryUnescape(pw); err == nil {
+		pw = upw
+	}
+	s.AddBasic(id, pw)
 }
 
 // RedactURL drops the query, fragment and user info of a URL: the parts
@@ -198,6 +296,9 @@ type Response struct {
 	Header http.Header
 	Body   []byte
 	URL    *url.URL
+	// secrets are the secrets of the run that sent the request (nil outside
+	// a run): Snippet scrubs with them.
+	secrets *secret.Scrubber
 }
 
 // Do sends req and reads at most MaxBody bytes of the answer.
@@ -214,7 +315,7 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 	if len(body) > MaxBody {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, RedactURL(req.URL), ErrBodyTooLarge)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, URL: req.URL}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, URL: req.URL, secrets: secretsFrom(req.Context())}, nil
 }
 
 // IsJSON reports whether the response says it is JSON.
@@ -223,8 +324,10 @@ func (r *Response) IsJSON() bool {
 	return strings.Contains(ct, "json")
 }
 
-// Snippet is a short, printable excerpt of the body for error text. Bodies
-// of error answers do not carry tokens; the excerpt is cut short anyway.
+// Snippet is a short, printable excerpt of the body for error text. A
+// hostile or careless server may echo a credential in an error body, so the
+// whole body is scrubbed of the run's secrets first: cutting first would
+// leave a secret near the cut as a long prefix that no exact match finds.
 func (r *Response) Snippet() string {
 	const n = 120
 	s := strings.Map(func(r rune) rune {
@@ -232,7 +335,7 @@ func (r *Response) Snippet() string {
 			return ' '
 		}
 		return r
-	}, string(r.Body))
+	}, r.secrets.Scrub(string(r.Body)))
 	if len(s) > n {
 		s = s[:n] + "…"
 	}

@@ -278,7 +278,8 @@ func PasswordLogin(ctx context.Context, c *http.Client, ep Endpoints, client *Cl
 	return fromOAuth2(t), nil
 }
 
-// ClientCredentials gets a token for the prober's own client (admin APIs).
+// ClientCredentials gets a token for the prober's own client (admin APIs)
+// and adds it to the secrets of the run ctx belongs to (httpx.Remember).
 func ClientCredentials(ctx context.Context, c *http.Client, tokenURL string, client *ClientAuth, scopes []string, extra url.Values) (secret.Secret, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(scopes) > 0 {
@@ -300,6 +301,9 @@ func ClientCredentials(ctx context.Context, c *http.Client, tokenURL string, cli
 	if err := json.Unmarshal(resp.Body, &body); err != nil || body.AccessToken == "" {
 		return secret.Secret{}, fmt.Errorf("client credentials at %s: no access_token in the answer", tokenURL)
 	}
+	// An admin token is not configured anywhere, so the run learns of it
+	// only here: an admin API echoing it in an error must not leak it.
+	httpx.Remember(ctx, body.AccessToken)
 	return secret.New(body.AccessToken), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/oauth"
+	"github.com/revprober/revprober/internal/secret"
 	"github.com/revprober/revprober/internal/verdict"
 )
 
@@ -94,6 +95,8 @@ func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 				Canaries:             canaries,
 				Checks:               checks,
 				Transport:            tr,
+				InsecureTLS:          t.TLS.InsecureSkipVerify,
+				ParamSecrets:         secrets(driver.SecretValues(e.Driver, e.Params)),
 				ConfigDigest:         cfg.Digest,
 			})
 		}
@@ -135,6 +138,14 @@ func clientAuth(c config.Client) (*oauth.ClientAuth, error) {
 		a.Key = k
 	}
 	return a, nil
+}
+
+func secrets(values []string) []secret.Secret {
+	var out []secret.Secret
+	for _, v := range values {
+		out = append(out, secret.New(v))
+	}
+	return out
 }
 
 func urls(u config.URLs) oauth.Endpoints {

@@ -42,6 +42,9 @@ type Probe struct {
 	Admin        *oauth.ClientAuth // authenticates the revocation
 	Introspector *oauth.ClientAuth // authenticates introspection
 	LoginClient  *oauth.ClientAuth // the canaries' application client
+	// ParamSecrets are the values of the driver params the driver declares
+	// secret (driver.SecretValues): scrubbed from every run's text.
+	ParamSecrets []secret.Secret
 
 	LoginMethod string // "password" or "authorization_code"
 	RedirectURI string
@@ -58,6 +61,9 @@ type Probe struct {
 
 	// Transport is shared by every probe with the same TLS settings.
 	Transport http.RoundTripper
+	// InsecureTLS is set when the target turned TLS verification off: every
+	// run record then says so in a note.
+	InsecureTLS bool
 	// ConfigDigest identifies the config the probe was compiled from.
 	ConfigDigest string
 }

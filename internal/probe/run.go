@@ -46,7 +46,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 
 		ConfigDigest: p.ConfigDigest,
 	}
-	r.secrets = collectSecrets(p)
+	collectSecrets(p, r.trace.Secrets())
 	defer func() {
 		if v := recover(); v != nil {
 			r.run.Result, r.run.Reason = verdict.Error, verdict.InternalError
@@ -90,7 +90,6 @@ type runner struct {
 	eps     oauth.Endpoints
 	canarie []*canaryState
 	checks  []*check
-	secrets []string
 	env     *driver.Env // set when the revoke call is made, for a Restorer
 	jwks    *oauth.JWKS // the issuer's keys, fetched at most once per run
 	revoked time.Time
@@ -239,12 +238,10 @@ func (r *runner) login(ctx context.Context) error {
 	return nil
 }
 
+// addSecrets adds a canary's tokens to the run's secrets (the trace's
+// scrubber, which also scrubs error bodies as they are quoted).
 func (r *runner) addSecrets(t *oauth.Tokens) {
-	for _, s := range []secret.Secret{t.AccessToken, t.RefreshToken, t.IDToken} {
-		if !s.IsZero() {
-			r.secrets = append(r.secrets, s.Reveal())
-		}
-	}
+	r.trace.Secrets().Add(t.AccessToken.Reveal(), t.RefreshToken.Reveal(), t.IDToken.Reveal())
 }
 
 // check is one observation of one canary's artifact.
@@ -765,8 +762,14 @@ func (r *runner) restore(ctx context.Context) {
 	r.run.Cleanup += "; canaries restored"
 }
 
+// InsecureTLSNote is on every run record of a target with TLS verification
+// off, so that evidence and the status page say it, not only a log line.
+const InsecureTLSNote = "TLS verification is OFF for this target (insecure_skip_verify)"
+
 // finish fills the record's observations, fingerprints and trace, and
-// scrubs every known secret from its text.
+// scrubs every known secret from its text: the configured ones, the
+// canaries' tokens, and every credential the run sent or was issued (the
+// trace's scrubber).
 func (r *runner) finish() {
 	run := r.run
 	run.Duration = r.now().Sub(run.Started)
@@ -789,14 +792,10 @@ func (r *runner) finish() {
 		}
 	}
 	run.Requests = r.trace.Requests()
-	scrub := func(s string) string {
-		for _, v := range r.secrets {
-			if len(v) >= 4 {
-				s = strings.ReplaceAll(s, v, secret.Redacted)
-			}
-		}
-		return s
+	if r.p != nil && r.p.InsecureTLS {
+		run.Notes = append([]string{InsecureTLSNote}, run.Notes...)
 	}
+	scrub := r.trace.Secrets().Scrub
 	run.Detail = scrub(run.Detail)
 	for i := range run.Notes {
 		run.Notes[i] = scrub(run.Notes[i])
@@ -809,23 +808,26 @@ func (r *runner) finish() {
 		run.Steps[i].Error = scrub(run.Steps[i].Error)
 	}
 	for i := range run.Requests {
+		run.Requests[i].URL = scrub(run.Requests[i].URL) // a path can carry a credential too
 		run.Requests[i].Error = scrub(run.Requests[i].Error)
 	}
 }
 
-func collectSecrets(p *Probe) []string {
-	var out []string
+// collectSecrets adds the probe's configured secrets to s: client secrets
+// (with the Basic credentials they travel in), canary passwords, and the
+// driver params declared secret.
+func collectSecrets(p *Probe, s *secret.Scrubber) {
 	for _, a := range []*oauth.ClientAuth{p.Admin, p.Introspector, p.LoginClient} {
-		if a != nil && !a.Secret.IsZero() {
-			out = append(out, a.Secret.Reveal())
+		if a != nil {
+			s.AddBasic(a.ID, a.Secret.Reveal())
 		}
 	}
 	for _, c := range p.Canaries {
-		if !c.Password.IsZero() {
-			out = append(out, c.Password.Reveal())
-		}
+		s.Add(c.Password.Reveal())
 	}
-	return out
+	for _, v := range p.ParamSecrets {
+		s.Add(v.Reveal())
+	}
 }
 
 // fingerprint is a short hash that identifies a token in evidence without

@@ -44,7 +44,8 @@ var Transport = func() http.RoundTripper {
 type Option func(*probe.Probe)
 
 // Probe builds a probe of driver kind against the simulator at base, as
-// a config would: password login of canary01 with the simulator's default
+// a config would (the params the driver declares secret included):
+// password login of canary01 with the simulator's default
 // clients, the three token checks, a 2 s deadline and fast polling.
 func Probe(t testing.TB, base, kind string, params driver.Params, opts ...Option) *probe.Probe {
 	t.Helper()
@@ -66,6 +67,9 @@ func Probe(t testing.TB, base, kind string, params driver.Params, opts ...Option
 			Attributes: map[string]string{"mail": "canary01@example.com", "user_dn": "inum=CANARY01,ou=people,o=jans", "user_id": "CANARY01"}}},
 		Checks:    probe.Checks{Introspection: true, Userinfo: true, Refresh: true, UserinfoDeadStatus: []int{401}},
 		Transport: Transport,
+	}
+	for _, v := range driver.SecretValues(kind, params) {
+		p.ParamSecrets = append(p.ParamSecrets, secret.New(v))
 	}
 	p.Introspector = p.Admin
 	for _, o := range opts {

@@ -1,12 +1,17 @@
 // Package secret holds values that must never be printed: client secrets,
 // canary passwords, tokens. A Secret formats as "<secret>" through fmt, JSON,
 // YAML and slog, so a struct that contains one can be logged or shown safely.
+// A Scrubber removes the secrets a run has handled from text that may quote
+// them (an error body echoing a token).
 package secret
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"unique"
 
 	"gopkg.in/yaml.v3"
 )
@@ -15,19 +20,39 @@ import (
 const Redacted = "<secret>"
 
 // Secret is a string that hides itself. The zero value is the empty secret.
-type Secret struct{ v string }
+//
+// The value is held through a unique.Handle, not as a string field: fmt
+// cannot call Format on an unexported field (a struct{ tok Secret } printed
+// with %v), it walks the field by reflection, and a string field would print
+// in clear. Through the handle it meets only a pointer. Two Secrets are still
+// == exactly when their values are equal.
+type Secret struct{ h unique.Handle[string] }
 
-// New wraps a value.
-func New(v string) Secret { return Secret{v: v} }
+// New wraps a value. New("") is the zero Secret.
+func New(v string) Secret {
+	if v == "" {
+		return Secret{}
+	}
+	return Secret{h: unique.Make(v)}
+}
 
 // Reveal returns the value, for the one place that must send it on the wire.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.IsZero() {
+		return ""
+	}
+	return s.h.Value()
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s == Secret{} }
 
 func (s Secret) String() string   { return Redacted }
 func (s Secret) GoString() string { return Redacted }
+
+// Format writes Redacted for every verb (%v, %+v, %#v, %s, %q, %x, %d…), so
+// no verb can reach the value through the default struct printing.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, Redacted) }
 
 // MarshalJSON never writes the value.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(Redacted) }
@@ -52,6 +77,6 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		*s = Secret{}
 		return nil
 	}
-	s.v = n.Value
+	*s = New(n.Value)
 	return nil
 }

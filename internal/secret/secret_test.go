@@ -64,3 +64,49 @@ func TestSecretUnmarshalYAML(t *testing.T) {
 		t.Fatalf("want an error without the value, got %v", err)
 	}
 }
+
+// holder keeps a Secret in an unexported field, where fmt cannot call
+// its methods and prints the field by reflection.
+type holder struct {
+	Name  string
+	Pub   Secret
+	priv  Secret
+	inner struct{ tok Secret }
+	ptr   *Secret
+}
+
+func TestSecretFormatEveryVerbAndField(t *testing.T) {
+	const value = "hunter2-very-secret"
+	s := New(value)
+	h := holder{Name: "x", Pub: s, priv: s, ptr: &s}
+	h.inner.tok = s
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%10.3s", "%-20v"}
+	for _, verb := range verbs {
+		if got := fmt.Sprintf(verb, s); got != Redacted {
+			t.Errorf("%s of a Secret = %q, want %q", verb, got, Redacted)
+		}
+		for _, x := range []any{h, &h, []Secret{s}, map[string]Secret{"k": s}} {
+			if out := fmt.Sprintf(verb, x); strings.Contains(out, value) || strings.Contains(out, fmt.Sprintf("%x", value)) {
+				t.Errorf("%s of %T leaks: %s", verb, x, out)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("m", "h", h, "ph", &h)
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "h", h, "ph", &h)
+	if strings.Contains(buf.String(), value) {
+		t.Errorf("slog leaks: %s", buf.String())
+	}
+	if !strings.Contains(fmt.Sprintf("%+v", h), "Pub:"+Redacted) {
+		t.Errorf("exported field should print %s: %+v", Redacted, h)
+	}
+}
+
+func TestSecretCompares(t *testing.T) {
+	if New("a-token") != New("a-token") || New("a-token") == New("b-token") {
+		t.Fatal("Secrets must compare by value")
+	}
+	if New("") != (Secret{}) || !New("").IsZero() || New("x").IsZero() || (Secret{}).Reveal() != "" {
+		t.Fatal("the empty secret is the zero Secret")
+	}
+}

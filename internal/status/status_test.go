@@ -289,3 +289,15 @@ func TestHistoryBounded(t *testing.T) {
 		t.Fatalf("probe page history:\n%s", body)
 	}
 }
+
+// TestRunPageShowsNotes: a run's notes (TLS verification off, for one) are
+// on its page.
+func TestRunPageShowsNotes(t *testing.T) {
+	page := status.New(status.Options{})
+	page.Record(&verdict.Run{ID: "run-n", Target: "t", Endpoint: "e", Result: verdict.Pass, Reason: verdict.ReasonNone,
+		Started: time.Now(), Notes: []string{probe.InsecureTLSNote}})
+	code, body := get(t, page.Handler(), "/runs/run-n")
+	if code != 200 || !strings.Contains(body, "TLS verification is OFF for this target") {
+		t.Fatalf("%d\n%s", code, body)
+	}
+}

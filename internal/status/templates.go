@@ -128,6 +128,7 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <tr><th>run</th><td><code>{{.ID}}</code></td></tr>
 <tr><th>result</th><td>{{.Result}}{{if ne .Result "pass"}} ({{.Reason}}){{end}}</td></tr>
 {{if $.Detail}}<tr><th>detail</th><td>{{$.Detail}}</td></tr>{{end}}
+{{range $.Notes}}<tr><th>note</th><td><b>{{.}}</b></td></tr>{{end}}
 <tr><th>started</th><td>{{ts .Started}}, took {{ms .Duration}}</td></tr>
 <tr><th>propagation</th><td>{{secs .PropagationSeconds}}</td></tr>
 {{if .ResidualValiditySeconds}}<tr><th>residual validity</th><td>{{secs .ResidualValiditySeconds}} (a locally validating resource server still accepts the access token until its exp)</td></tr>{{end}}
@@ -138,7 +139,6 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <tr><th>config digest</th><td><code>{{.ConfigDigest}}</code></td></tr>
 {{if $.Cleanup}}<tr><th>clean-up</th><td>{{$.Cleanup}}</td></tr>{{end}}
 {{range .Unverified}}<tr><th>not verified</th><td>{{.Artifact}}: {{.Why}}</td></tr>{{end}}
-{{range $.Notes}}<tr><th>note</th><td>{{.}}</td></tr>{{end}}
 </table></div>
 {{end}}
 <h2>Steps</h2><div class="wrap"><table id="steps"><tr><th>step</th><th>duration</th><th>error</th></tr>

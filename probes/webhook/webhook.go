@@ -28,7 +28,10 @@ func init() {
 		Params: []string{"method", "body", "content_type", "auth", "scope", "accept",
 			"access_token", "refresh_token", "session", "resource", "async"},
 		ParamPrefixes: []string{headerPrefix},
-		New:           newWebhook,
+		// A header is where an automation's API key travels
+		// (header_X-Api-Key): every header value is treated as a secret.
+		SecretParamPrefixes: []string{headerPrefix},
+		New:                 newWebhook,
 	})
 }
 

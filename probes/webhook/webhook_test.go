@@ -224,3 +224,16 @@ func TestParams(t *testing.T) {
 		t.Errorf("profile %+v, want %+v", d.Profile(), want)
 	}
 }
+
+// TestHeaderParamsAreSecret: header values are where an automation's API
+// key travels; the other params are shown and not scrubbed.
+func TestHeaderParamsAreSecret(t *testing.T) {
+	for name, want := range map[string]bool{"header_X-Api-Key": true, "header_Cookie": true, "body": false, "method": false, "auth": false} {
+		if got := driver.IsSecretParam("webhook", name); got != want {
+			t.Errorf("IsSecretParam(webhook, %s) = %v, want %v", name, got, want)
+		}
+	}
+	if !driver.IsSecretParam("no-such-driver", "anything") {
+		t.Error("an unknown driver's params must count as secret")
+	}
+}

@@ -96,9 +96,11 @@ func Call(ctx context.Context, c *http.Client, r Request, accepted ...int) (*htt
 }
 
 // Bearer gets an admin access token for env.Admin by the client-credentials
-// grant at tokenURL and returns the Authorization header value. A refused
-// or failed token request is revoke_unauthorized: the revocation could not
-// be attempted with the prober's credentials.
+// grant at tokenURL and returns the Authorization header value. The token
+// joins the run's secrets (oauth.ClientCredentials registers it), so no
+// error text can carry it. A refused or failed token request is
+// revoke_unauthorized: the revocation could not be attempted with the
+// prober's credentials.
 func Bearer(ctx context.Context, env *driver.Env, op, tokenURL string, scopes []string, extra url.Values) (string, error) {
 	if tokenURL == "" {
 		return "", verdict.Errorf(verdict.ConfigError, "%s: no token endpoint for the admin client (set the target's urls.token or the token_url param)", op)
