@@ -177,7 +177,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	defer cb.Close()
-	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Coordinator: cb.Coordinator, Replica: cb.Replica})
+	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Coordinator: cb.Coordinator, Replica: cb.Replica, Loaded: x.loaded})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig

@@ -51,7 +51,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	defer x.close()
-	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return demo.Config(params, loadOptions()) }, Logger: log, Build: buildInfo(), Recorders: x.recorders()})
+	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return demo.Config(params, loadOptions()) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Loaded: x.loaded})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig

@@ -26,15 +26,21 @@ func init() {
 }
 
 const evidenceUsage = `Usage:
-  revprober evidence verify FILE... [--key PUBKEY.pem] [--after HASH]
-      check the hash chain (and, with --key, every signature) through the
-      files (rotated files in any order, or a glob); exit 0 only when
-      everything verifies, 1 when not, 3 on bad usage or unreadable files
-  revprober evidence report FILE... [--since T] [--until T] [--format md|html] [--slo 30s] [--key PUBKEY.pem] [-o OUT]
-      summarise a period for an auditor; T is RFC 3339, a date (2026-01-31),
-      or an age (720h, 30d); exit 0 when the chain verified, 1 when not
+  revprober evidence verify FILE... [--key PUBKEY.pem] [--head [REPLICA=]SEQ[:HASH]]... [--after [REPLICA=]HASH]...
+      check the hash chains, one per replica (and, with --key, every
+      signature) through the files (rotated files and several replicas'
+      files in any order, or globs); --head requires a chain to reach
+      that record (its head as anchored elsewhere); exit 0 only when
+      everything verifies (notices are printed as warnings), 1 when not,
+      3 on bad usage or unreadable files
+  revprober evidence report FILE... [--since T] [--until T] [--format md|html] [--slo D] [--key PUBKEY.pem] [--head ...] [-o OUT]
+      summarise a period for an auditor, the runs of every replica merged;
+      T is RFC 3339, a date (2026-01-31), or an age (720h, 30d); without
+      --until the period ends now when --since is given; without --slo
+      each run is judged against the global.slo recorded with it; exit 0
+      when the chains verified, 1 when not
 
-See docs/evidence.md for the format.
+See docs/evidence.md for the format and for anchoring the head.
 `
 
 func cmdEvidence(args []string, stdout, stderr io.Writer) int {
@@ -72,8 +78,27 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func verifyOptions(key, after string) (evidence.VerifyOptions, error) {
-	opts := evidence.VerifyOptions{After: after}
+// verifyOptions builds the options of verify and report: --key, the
+// repeated --after [REPLICA=]HASH and --head [REPLICA=]SEQ[:HASH].
+func verifyOptions(key string, afters, heads []string) (evidence.VerifyOptions, error) {
+	var opts evidence.VerifyOptions
+	for _, a := range afters {
+		if replica, hash, ok := strings.Cut(a, "="); ok {
+			if opts.AfterByReplica == nil {
+				opts.AfterByReplica = map[string]string{}
+			}
+			opts.AfterByReplica[replica] = hash
+		} else {
+			opts.After = a
+		}
+	}
+	for _, h := range heads {
+		hd, err := evidence.ParseHead(h)
+		if err != nil {
+			return opts, fmt.Errorf("--head: %w", err)
+		}
+		opts.Heads = append(opts.Heads, hd)
+	}
 	if key != "" {
 		pub, err := evidence.LoadPublicKey(key)
 		if err != nil {
@@ -87,7 +112,9 @@ func verifyOptions(key, after string) (evidence.VerifyOptions, error) {
 func cmdEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("evidence verify", stderr)
 	key := fs.String("key", "", "Ed25519 public key (PEM) to verify signatures with")
-	after := fs.String("after", "", "hash of the record before the first one given (when earlier files are archived)")
+	var afters, heads multiFlag
+	fs.Var(&afters, "after", "`[REPLICA=]HASH` of the record before the first one given (when earlier files are archived); repeatable")
+	fs.Var(&heads, "head", "`[REPLICA=]SEQ[:HASHPREFIX]`: the chain must reach this record (a head anchored elsewhere); repeatable")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return ExitConfig
@@ -96,7 +123,7 @@ func cmdEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, evidenceUsage)
 		return ExitConfig
 	}
-	opts, err := verifyOptions(*key, *after)
+	opts, err := verifyOptions(*key, afters, heads)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
@@ -112,15 +139,39 @@ func cmdEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	fmt.Fprintf(stdout, "files (in chain order): %s\n", strings.Join(files, " "))
+	printWarnings := func() {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stdout, "warning: %s\n", w)
+		}
+	}
 	if p := res.Problem; p != nil {
-		fmt.Fprintf(stdout, "FAILED: %s:%d: seq %d: %s: %s\n", p.File, p.Line, p.Seq, p.Kind, p.Msg)
+		fmt.Fprintf(stdout, "FAILED: %s\n", p.Error())
 		if res.Problems > 1 {
 			fmt.Fprintf(stdout, "%d problems in all; the first one is shown.\n", res.Problems)
 		}
+		if len(res.Chains) > 1 {
+			for _, c := range res.Chains {
+				fmt.Fprintf(stdout, "chain %s: %s\n", strings.Join(c.Replicas, " → "), evidence.ChainLine(c))
+			}
+		}
+		printWarnings()
 		return ExitFail
 	}
-	fmt.Fprintf(stdout, "OK: %d records, seq %d to %d, hash chain intact\n", res.Records, res.FirstSeq, res.LastSeq)
-	fmt.Fprintf(stdout, "head: seq %d hash %s\n", res.LastSeq, res.LastHash)
+	if len(res.Chains) == 1 {
+		fmt.Fprintf(stdout, "OK: %d records, seq %d to %d, hash chain intact\n", res.Records, res.FirstSeq, res.LastSeq)
+		fmt.Fprintf(stdout, "head: seq %d hash %s\n", res.LastSeq, res.LastHash)
+	} else {
+		fmt.Fprintf(stdout, "OK: %d records in %d chains (one per replica), every chain intact\n", res.Records, len(res.Chains))
+	}
+	for _, c := range res.Chains {
+		if len(res.Chains) > 1 {
+			fmt.Fprintf(stdout, "chain %s: %d records, seq %d to %d, head seq %d hash %s\n", strings.Join(c.Replicas, " → "), c.Records, c.FirstSeq, c.LastSeq, c.LastSeq, c.LastHash)
+		}
+		if c.Head != nil {
+			fmt.Fprintf(stdout, "anchored head %s of replica %s: reached (%d record(s) after it)\n", c.Head, c.Replica, c.AfterHead)
+		}
+	}
+	printWarnings()
 	switch {
 	case res.SigChecked:
 		fmt.Fprintf(stdout, "signatures: all %d verified with key %s\n", res.Records, res.KeyID)
@@ -129,18 +180,22 @@ func cmdEvidenceVerify(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintln(stdout, "signatures: NOT CHECKED (the records are not signed)")
 	}
-	fmt.Fprintln(stdout, "note: records cut from the end of the newest file cannot be told from a log that stopped there; compare the head with one recorded elsewhere.")
+	if len(opts.Heads) == 0 {
+		fmt.Fprintln(stdout, "note: records cut from the end of a chain cannot be told from a log that stopped there; anchor the head with --head SEQ[:HASH] (from revprober_evidence_last_seq or the head the daemon logs; docs/evidence.md).")
+	}
 	return 0
 }
 
 func cmdEvidenceReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("evidence report", stderr)
 	key := fs.String("key", "", "Ed25519 public key (PEM) to verify signatures with")
-	after := fs.String("after", "", "hash of the record before the first one given")
+	var afters, heads multiFlag
+	fs.Var(&afters, "after", "`[REPLICA=]HASH` of the record before the first one given; repeatable")
+	fs.Var(&heads, "head", "`[REPLICA=]SEQ[:HASHPREFIX]`: the chain must reach this record; repeatable")
 	since := fs.String("since", "", "start of the period: RFC 3339, a date, or an age (720h, 30d)")
 	until := fs.String("until", "", "end of the period (exclusive), same forms")
 	format := fs.String("format", "md", "md or html")
-	slo := fs.Duration("slo", 30*time.Second, "propagation latency objective")
+	slo := fs.Duration("slo", 0, "propagation latency objective (default: the global.slo recorded with each run, else 30s)")
 	out := fs.String("o", "", "write the report to `FILE` instead of standard output")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -151,8 +206,7 @@ func cmdEvidenceReport(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	now := time.Now()
-	var opts evidence.ReportOptions
-	opts.SLO = *slo
+	opts := evidence.ReportOptions{SLO: *slo, Now: func() time.Time { return now }}
 	if opts.Since, err = parseWhen(*since, now); err != nil {
 		fmt.Fprintln(stderr, "--since:", err)
 		return ExitConfig
@@ -161,7 +215,7 @@ func cmdEvidenceReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--until:", err)
 		return ExitConfig
 	}
-	if opts.Verify, err = verifyOptions(*key, *after); err != nil {
+	if opts.Verify, err = verifyOptions(*key, afters, heads); err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
 	}
@@ -227,6 +281,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // settings take effect at start; a reload does not reopen the log.
 type daemonExtras struct {
 	ev   *evidence.Log
+	log  *slog.Logger
 	page *status.Page
 	d    *daemon.Daemon
 }
@@ -243,8 +298,11 @@ func newDaemonExtras(cfg *config.Config, log *slog.Logger) (*daemonExtras, error
 			return nil, err
 		}
 		st := ev.Stats()
-		log.Info("evidence log open", "file", ev.Path(), "next_seq", st.Seq+1, "signed", cfg.Evidence.SigningKeyFile != "")
-		x.ev = ev
+		// The head, logged at start and at shutdown, anchors the chain for
+		// an auditor (evidence verify --head SEQ:HASH).
+		log.Info("evidence log open", "file", ev.Path(), "replica", replica, "head_seq", st.Seq, "head_hash", st.Hash,
+			"notices", len(ev.Notices()), "signed", cfg.Evidence.SigningKeyFile != "")
+		x.ev, x.log = ev, log
 	}
 	x.page = status.New(status.Options{
 		Probes: func() []*probe.Probe {
@@ -280,14 +338,34 @@ func (x *daemonExtras) recorders() []schedule.Recorder {
 	return recs
 }
 
-// attach mounts the status page on the daemon (before it serves).
+// loaded is daemon.Options.Loaded: each run record carries its probe's
+// configured interval and global.slo, as in force when it ran.
+func (x *daemonExtras) loaded(cfg *config.Config, probes []*probe.Probe) {
+	if x.ev == nil {
+		return
+	}
+	s := evidence.Schedule{SLO: cfg.Global.SLO.D(), Intervals: make(map[evidence.ProbeKey]time.Duration, len(probes))}
+	for _, p := range probes {
+		s.Intervals[evidence.ProbeKey{Target: p.Target, Endpoint: p.Endpoint}] = p.Interval
+	}
+	x.ev.SetSchedule(s)
+}
+
+// attach mounts the status page on the daemon (before it serves) and
+// exports the evidence head and write errors in its metrics.
 func (x *daemonExtras) attach(d *daemon.Daemon) {
 	x.d = d
 	x.page.Register(d.Mux)
+	if x.ev != nil {
+		x.ev.SetObserver(d.Metrics)
+	}
 }
 
 func (x *daemonExtras) close() {
 	if x != nil && x.ev != nil {
-		_ = x.ev.Close()
+		err := x.ev.Close()
+		st := x.ev.Stats()
+		x.log.Info("evidence log closed", "file", x.ev.Path(), "head_seq", st.Seq, "head_hash", st.Hash,
+			"written", st.Written, "write_errors", st.Failed, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,12 +16,20 @@ import (
 // JUnit XML report for CI systems: one testsuite; one testcase per
 // target × endpoint × check ("janssen-sim/global-token-revocation/introspection")
 // and one per run for the run-level verdict ("janssen-sim/global-token-revocation").
-// The exit code stays that of `once`.
+// The exit code stays that of `once`: a FILE that cannot be written is
+// bad usage (exit 3) found before any probe runs; if writing still fails
+// after the run, the error goes to stderr and the exit code is the run's.
 func init() {
 	prev := addOnceOutputs
 	addOnceOutputs = func(fs *flag.FlagSet, o *onceOptions) {
 		prev(fs, o)
 		file := fs.String("junit", "", "also write a JUnit XML report to `FILE` (for CI)")
+		o.checks = append(o.checks, func() error {
+			if *file == "" {
+				return nil
+			}
+			return checkWritable(*file)
+		})
 		o.hooks = append(o.hooks, func(runs []*verdict.Run) error {
 			if *file == "" {
 				return nil
@@ -71,6 +80,31 @@ type junitProblem struct {
 	Message string `xml:"message,attr,omitempty"`
 	Type    string `xml:"type,attr,omitempty"`
 	Text    string `xml:",chardata"`
+}
+
+// checkWritable fails when file could not be written: an existing file
+// that cannot be opened for writing, or a directory that a new file
+// cannot be created in. It leaves an existing file as it is and creates
+// none.
+func checkWritable(file string) error {
+	if st, err := os.Stat(file); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("--junit %s: is a directory", file)
+		}
+		f, err := os.OpenFile(file, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("--junit %s: cannot be written: %w", file, err)
+		}
+		return f.Close()
+	}
+	dir := filepath.Dir(file)
+	f, err := os.CreateTemp(dir, ".revprober-junit-*")
+	if err != nil {
+		return fmt.Errorf("--junit %s: cannot be written (no probe was run): %w", file, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 func writeJUnitFile(file string, runs []*verdict.Run, now time.Time) error {

@@ -138,3 +138,31 @@ func TestJUnitPass(t *testing.T) {
 		t.Fatalf("%+v", doc)
 	}
 }
+
+// TestJUnitUnwritable: a --junit FILE that cannot be written is bad usage
+// found before any probe runs (exit 3, nothing probed, FILE named).
+func TestJUnitUnwritable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "no-such-dir", "revprober.xml")
+	code, out, errOut := runCLI(t, "demo", "--once", "--junit", file)
+	if code != ExitConfig || out != "" || !strings.Contains(errOut, "--junit "+file) || strings.Contains(errOut, "[1/") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Dir(file)); err == nil {
+		t.Fatal("the check created the directory")
+	}
+}
+
+// TestJUnitWriteFailsAfterTheRun: when writing the report fails after the
+// run (here /dev/full: it opens, every write fails), the verdict is not
+// hidden: the report is printed, the exit code is the run's, and the
+// write error is on stderr.
+func TestJUnitWriteFailsAfterTheRun(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	code, out, errOut := runCLI(t, "demo", "--once", "--deadline", "1s", "--fault", "ignore-revocation", "--endpoint", "global-token-revocation", "--junit", "/dev/full")
+	if code != ExitFail || !strings.Contains(out, "janssen-sim/global-token-revocation (janssen-global-token-revocation)  FAIL") || !strings.Contains(out, "0 passed, 2 failed, 0 errors") ||
+		!strings.Contains(errOut, "--junit") || !strings.Contains(errOut, "no space left on device") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}

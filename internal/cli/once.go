@@ -22,7 +22,11 @@ import (
 type onceOptions struct {
 	target, endpoint string
 	json             bool
-	hooks            []func([]*verdict.Run) error // extra outputs (JUnit, evidence)
+	// checks run before any probe (an output that cannot be written is
+	// bad usage, found before probing); hooks write the extra outputs
+	// (JUnit) after the report.
+	checks []func() error
+	hooks  []func([]*verdict.Run) error
 }
 
 func cmdOnce(args []string, stdout, stderr io.Writer) int {
@@ -65,6 +69,12 @@ func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "no probe matches --target %q --endpoint %q\n", o.target, o.endpoint)
 		return ExitConfig
 	}
+	for _, c := range o.checks {
+		if err := c(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitConfig
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var runs []*verdict.Run
@@ -74,12 +84,6 @@ func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
 		}
 		runs = append(runs, probe.Run(ctx, p))
 	}
-	for _, h := range o.hooks {
-		if err := h(runs); err != nil {
-			fmt.Fprintln(stderr, err)
-			return ExitConfig
-		}
-	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -88,6 +92,13 @@ func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
 		}{runs})
 	} else {
 		writeReport(stdout, runs)
+	}
+	// An output that fails after the run does not hide the verdict: the
+	// report is printed and the exit code stays the run's.
+	for _, h := range o.hooks {
+		if err := h(runs); err != nil {
+			fmt.Fprintln(stderr, "revprober:", err, "(the exit code is still the run's)")
+		}
 	}
 	return exitCode(runs)
 }

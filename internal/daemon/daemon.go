@@ -36,6 +36,10 @@ type Options struct {
 	Coordinator schedule.Coordinator
 	// Replica names this process in run records.
 	Replica string
+	// Loaded, if set, sees every config that was loaded and applied (at
+	// start and at each successful reload), with its compiled probes: the
+	// evidence log takes each probe's interval and global.slo from it.
+	Loaded func(cfg *config.Config, probes []*probe.Probe)
 }
 
 // Daemon is a running prober.
@@ -118,6 +122,9 @@ func (d *Daemon) reload() error {
 	d.mu.Lock()
 	d.cfg, d.probes, d.ready = cfg, probes, true
 	d.mu.Unlock()
+	if d.opts.Loaded != nil {
+		d.opts.Loaded(cfg, probes)
+	}
 	d.log.Info("config loaded", "file", cfg.Path, "probes", len(probes), "digest", cfg.Digest)
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/revprober/revprober/internal/daemon"
 	"github.com/revprober/revprober/internal/demo"
 	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/probe"
 	_ "github.com/revprober/revprober/probes/all"
 )
 
@@ -37,7 +38,9 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 		defer mu.Unlock()
 		return config.Parse("revprober.yml", current, opts())
 	}
-	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var loaded []int // probes of each config the daemon applied
+	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Loaded: func(cfg *config.Config, probes []*probe.Probe) { loaded = append(loaded, len(probes)) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +82,9 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	if got := len(d.Probes()); got != before {
 		t.Fatalf("a failed reload changed the running probes: %d → %d", before, got)
 	}
+	if len(loaded) != 1 || loaded[0] != before {
+		t.Fatalf("Loaded saw %v; want only the config loaded at start (%d probes)", loaded, before)
+	}
 
 	mu.Lock()
 	current = good
@@ -91,6 +97,9 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	}
 	if got := len(d.Probes()); got != before {
 		t.Fatalf("probes after a good reload: %d, want %d", got, before)
+	}
+	if len(loaded) != 2 {
+		t.Fatalf("Loaded saw %v after a good reload", loaded)
 	}
 	// Every probe's series exist at zero again, so increase() sees a first failure.
 	if n := testutil.CollectAndCount(d.Registry, "revprober_runs_total"); n != 3*before {

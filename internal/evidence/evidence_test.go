@@ -180,7 +180,7 @@ func TestTamper(t *testing.T) {
 			// record 4 no longer links to it.
 			rec, _ := decode([]byte(strings.TrimSuffix(l[2], "\n")))
 			rec.Run.Result = verdict.Fail
-			line, _, _ := encode(body{rec.Seq, rec.Time, rec.Replica, rec.Run, rec.ConfigDigest, rec.PrevHash}, nil)
+			line, _, _ := encode(body{Seq: rec.Seq, Time: rec.Time, Replica: rec.Replica, Run: rec.Run, ConfigDigest: rec.ConfigDigest, PrevHash: rec.PrevHash}, nil)
 			l[2] = string(line)
 			return l
 		}, "broken_link", 4, 4},
@@ -252,17 +252,56 @@ func TestRotationKeepsTheChain(t *testing.T) {
 		t.Fatalf("missing file: %v", res.Problem)
 	}
 	// A crash right after a rotation (the new file not yet written):
-	// the chain resumes from the newest rotated file.
-	dir2 := t.TempDir()
-	path2 := filepath.Join(dir2, "evidence.jsonl")
-	writeN(t, config.Evidence{Path: path2}, 0, 3)
-	if err := os.Rename(path2, RotatedName(path2, 1)); err != nil {
+	// the chain resumes from the newest rotated file. A rotation links
+	// the rotated name, then renames a new empty file over the active
+	// name, so a crash leaves one of two states: both names on the full
+	// file, or an empty active file. Neither loses the active name.
+	for _, state := range []string{"linked", "replaced"} {
+		dir2 := t.TempDir()
+		path2 := filepath.Join(dir2, "evidence.jsonl")
+		writeN(t, config.Evidence{Path: path2}, 0, 3)
+		if err := os.Link(path2, RotatedName(path2, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if state == "replaced" {
+			if err := os.WriteFile(nextName(path2), nil, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(nextName(path2), path2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeN(t, config.Evidence{Path: path2}, 3, 2)
+		files, _ = OrderFiles([]string{path2 + "*"})
+		res := mustVerify(t, files, VerifyOptions{})
+		if !res.OK() || res.LastSeq != 5 || len(res.Warnings) != 0 {
+			t.Fatalf("resume after rotation (%s): %+v %v", state, res, res.Problem)
+		}
+		// Linked: Open undoes the half-done rotation (one file again).
+		if want := map[string]int{"linked": 1, "replaced": 2}[state]; len(files) != want || res.Records != 5 {
+			t.Fatalf("%s: files %v, %d records", state, files, res.Records)
+		}
+	}
+	// The active file gone while rotated files remain (deleted, or moved
+	// away): the next start records it in the chain, so the cut shows.
+	dir3 := t.TempDir()
+	path3 := filepath.Join(dir3, "evidence.jsonl")
+	writeN(t, config.Evidence{Path: path3}, 0, 3)
+	if err := os.Rename(path3, RotatedName(path3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	writeN(t, config.Evidence{Path: path2}, 3, 2)
-	files, _ = OrderFiles([]string{path2 + "*"})
-	if res := mustVerify(t, files, VerifyOptions{}); !res.OK() || res.LastSeq != 5 {
-		t.Fatalf("resume after rotation: %+v %v", res, res.Problem)
+	files, _ = OrderFiles([]string{path3 + "*"})
+	if res := mustVerify(t, files, VerifyOptions{}); res.OK() || res.Problem.Kind != "missing_active" || res.Problem.File != path3 || res.Problem.Seq != 4 {
+		t.Fatalf("active file missing: %v", res.Problem)
+	}
+	writeN(t, config.Evidence{Path: path3}, 3, 2)
+	files, _ = OrderFiles([]string{path3 + "*"})
+	res = mustVerify(t, files, VerifyOptions{})
+	if !res.OK() || res.LastSeq != 6 || len(res.Notices()) != 1 {
+		t.Fatalf("resume without the active file: %+v %v", res, res.Problem)
+	}
+	if n := res.Notices()[0]; n.Seq != 4 || n.Notice.Event != NoticeActiveMissing || n.Notice.AfterSeq != 3 || !strings.Contains(n.Notice.Message, "resumes after seq 3") {
+		t.Fatalf("notice %+v", n)
 	}
 }
 
@@ -313,14 +352,21 @@ func TestTornLineRepaired(t *testing.T) {
 	if !strings.Contains(logs.String(), "torn") {
 		t.Fatalf("repair not logged: %s", logs)
 	}
+	// The repair is a record in the chain (seq 5): the next run is seq 6.
+	if ns := l.Notices(); len(ns) != 1 || ns[0].Seq != 5 || ns[0].Notice.Event != NoticeTornTail || ns[0].Notice.CutBytes != int64(len(line)/3) {
+		t.Fatalf("notices %+v", ns)
+	}
 	rec, err := l.Append(fakeRun(5))
-	if err != nil || rec.Seq != 5 {
+	if err != nil || rec.Seq != 6 {
 		t.Fatalf("after repair: %+v %v", rec, err)
 	}
 	l.Close()
 	res := mustVerify(t, []string{path}, VerifyOptions{})
-	if !res.OK() || res.Records != 5 {
+	if !res.OK() || res.Records != 6 {
 		t.Fatalf("%+v %v", res, res.Problem)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], fmt.Sprintf("torn tail of %d bytes cut", len(line)/3)) {
+		t.Fatalf("warnings %q", res.Warnings)
 	}
 	after, _ := os.ReadFile(path)
 	if !bytes.HasPrefix(after, full) {

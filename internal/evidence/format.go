@@ -6,10 +6,18 @@
 //
 // One record is one line of UTF-8 JSON ending in "\n":
 //
-//	{"seq":1,"time":"…","replica":"…","run":{…},"config_digest":"…","prev_hash":"","hash":"<64 hex>","sig":"<base64>"}
+//	{"seq":1,"time":"…","replica":"…","run":{…},"interval_ns":60000000000,"slo_ns":30000000000,"config_digest":"…","prev_hash":"","hash":"<64 hex>","sig":"<base64>"}
 //
 // The members appear in exactly this order. "sig" is present only when the
-// log has a signing key.
+// log has a signing key; "interval_ns" and "slo_ns" only when the writer
+// knew them. A notice (a discontinuity the writer found and repaired at
+// start: a torn tail cut off, a missing active file) is a record of its
+// own in the chain, with "kind":"notice" after "replica" and a "notice"
+// object instead of "run":
+//
+//	{"seq":9,"time":"…","replica":"…","kind":"notice","notice":{"event":"torn_tail","message":"…"},"config_digest":"","prev_hash":"…","hash":"…"}
+//
+// A record without "kind" is a run record.
 //
 // # Canonical bytes and hash
 //
@@ -18,7 +26,9 @@
 // including) the last occurrence of `,"hash":"` on the line, followed by a
 // single '}'. Equivalently, the writer produces them as the compact JSON
 // encoding (Go's encoding/json, members in the order above) of
-// {seq, time, replica, run, config_digest, prev_hash}, and writes the line
+// {seq, time, replica, kind, run, notice, interval_ns, slo_ns,
+// config_digest, prev_hash} (empty kind, run, notice, interval_ns and
+// slo_ns omitted), and writes the line
 // as those bytes minus the closing '}', then `,"hash":"HEX"`, then
 // optionally `,"sig":"B64"`, then "}\n".
 //
@@ -35,6 +45,14 @@
 // prev_hash is the hash of the record with seq-1, or "" for seq 1 (the
 // genesis record). So removing, inserting, reordering or editing a record
 // breaks either a hash, a seq or a prev_hash.
+//
+// Each replica writes its own chain (its own genesis, its own seq); the
+// verifier groups records by "replica" and checks each chain on its own.
+//
+// The chain cannot show records cut from its end: the head (last seq and
+// hash) has to be anchored outside the files (the
+// revprober_evidence_last_seq gauge, the head the daemon logs at start and
+// shutdown) and checked with VerifyOptions.Heads.
 package evidence
 
 import (
@@ -52,26 +70,64 @@ import (
 	"github.com/revprober/revprober/internal/verdict"
 )
 
+// KindNotice is the kind of a notice record; run records have no kind.
+const KindNotice = "notice"
+
 // Record is one evidence record, as read back.
 type Record struct {
-	Seq          uint64       `json:"seq"`
-	Time         time.Time    `json:"time"`
-	Replica      string       `json:"replica"`
-	Run          *verdict.Run `json:"run"`
-	ConfigDigest string       `json:"config_digest"`
-	PrevHash     string       `json:"prev_hash"`
-	Hash         string       `json:"hash"`
-	Sig          string       `json:"sig,omitempty"`
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Replica string    `json:"replica"`
+	// Kind is "" for a run record, KindNotice for a notice.
+	Kind   string       `json:"kind,omitempty"`
+	Run    *verdict.Run `json:"run"`
+	Notice *Notice      `json:"notice,omitempty"`
+	// Interval is the probe's configured interval and SLO the propagation
+	// objective (global.slo) in force when the run was recorded; zero when
+	// the writer did not know them (records of older versions).
+	Interval     time.Duration `json:"interval_ns,omitempty"`
+	SLO          time.Duration `json:"slo_ns,omitempty"`
+	ConfigDigest string        `json:"config_digest"`
+	PrevHash     string        `json:"prev_hash"`
+	Hash         string        `json:"hash"`
+	Sig          string        `json:"sig,omitempty"`
+}
+
+// Notice events.
+const (
+	// NoticeTornTail: the active file ended in part of a record (a crash
+	// in the middle of a write), which was cut off.
+	NoticeTornTail = "torn_tail"
+	// NoticeActiveMissing: the active file was missing while rotated files
+	// were there; the chain resumed after the newest rotated file's last
+	// record, and whatever the active file held is gone.
+	NoticeActiveMissing = "active_missing"
+)
+
+// Notice says what the writer found and repaired when it opened the log.
+type Notice struct {
+	Event   string `json:"event"`
+	Message string `json:"message"`
+	File    string `json:"file,omitempty"`
+	// CutBytes is the size of the torn tail that was cut off.
+	CutBytes int64 `json:"cut_bytes,omitempty"`
+	// AfterSeq is the seq of the last record found before the
+	// discontinuity.
+	AfterSeq uint64 `json:"after_seq,omitempty"`
 }
 
 // body is the canonical part of a record, in canonical member order.
 type body struct {
-	Seq          uint64       `json:"seq"`
-	Time         time.Time    `json:"time"`
-	Replica      string       `json:"replica"`
-	Run          *verdict.Run `json:"run"`
-	ConfigDigest string       `json:"config_digest"`
-	PrevHash     string       `json:"prev_hash"`
+	Seq          uint64        `json:"seq"`
+	Time         time.Time     `json:"time"`
+	Replica      string        `json:"replica"`
+	Kind         string        `json:"kind,omitempty"`
+	Run          *verdict.Run  `json:"run,omitempty"`
+	Notice       *Notice       `json:"notice,omitempty"`
+	Interval     time.Duration `json:"interval_ns,omitempty"`
+	SLO          time.Duration `json:"slo_ns,omitempty"`
+	ConfigDigest string        `json:"config_digest"`
+	PrevHash     string        `json:"prev_hash"`
 }
 
 var hashMember = []byte(`,"hash":"`)

@@ -3,18 +3,27 @@ package evidence
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/revprober/revprober/internal/verdict"
 )
 
+// DefaultSLO is the propagation objective of a report when neither
+// ReportOptions.SLO nor the records say one (records of older versions).
+const DefaultSLO = 30 * time.Second
+
 // ReportOptions select the period and the objective of a report.
 type ReportOptions struct {
-	// Since and Until bound the period (by each run's start); zero means
-	// from the first record / to the last record.
+	// Since and Until bound the period (by each run's start; Until is
+	// exclusive). Zero Since: from the first run found. Zero Until: now
+	// when Since is given (so an outage still going on shows as a gap to
+	// the end), else to the last run found. Since must be before Until.
 	Since, Until time.Time
-	// SLO is the propagation latency objective. Default 30s.
+	// SLO is the propagation latency objective. Zero: each run is judged
+	// against the SLO recorded with it (global.slo when it ran), or
+	// DefaultSLO for records that carry none.
 	SLO    time.Duration
 	Verify VerifyOptions
 	Now    func() time.Time
@@ -27,8 +36,13 @@ type Report struct {
 	// Period is what the report covers: the options' bounds, or the
 	// first and last run found.
 	From, To time.Time
-	SLO      time.Duration
-	Chain    *Result
+	// SLO is the objective the runs were judged against: the --slo, or
+	// the one recorded with every run of the period; zero when the runs
+	// recorded several (see SLOs). SLOSource says where it came from.
+	SLO       time.Duration
+	SLOs      []time.Duration
+	SLOSource string // "option", "recorded", "default", "mixed"
+	Chain     *Result
 	// Runs is the number of runs in the period.
 	Runs     int
 	Pass     int
@@ -37,6 +51,9 @@ type Report struct {
 	Configs  []ConfigSpan
 	Replicas []string
 	Probes   []*ProbeReport
+	// Notices are the repairs recorded in the chains (all of them, not
+	// only the period's).
+	Notices []NoticeAt
 }
 
 // ConfigSpan says which configuration (by digest) ran when.
@@ -46,26 +63,34 @@ type ConfigSpan struct {
 	Runs        int
 }
 
-// ProbeReport is one target × endpoint over the period.
+// ProbeReport is one target × endpoint over the period, with the runs of
+// every replica merged.
 type ProbeReport struct {
 	Target, Endpoint, Driver string
 	Profile                  verdict.Profile
 	Runs, Pass, Fail, Error  int
-	// PassRate is Pass / Runs.
+	// PassRate is Pass / Runs (NaN without runs).
 	PassRate float64
 	// Propagation is over the runs that measured one (passes).
 	Propagation LatencyStats
+	// SLO is the objective this probe's runs were judged against (zero
+	// when they recorded several).
+	SLO time.Duration
 	// SLOMet counts runs with a verdict (pass or fail) whose propagation
 	// was within the SLO; SLOEligible counts runs with a verdict. A fail
 	// never meets the SLO; errors reached no verdict and are left out.
 	SLOMet, SLOEligible int
 	Incidents           []Incident
-	// Interval is the typical (median) time between two runs; Gaps are
-	// the stretches longer than twice that with no run.
-	Interval    time.Duration
-	Gaps        []Gap
-	First, Last time.Time
-	Drift       int // runs that saw a promised-to-survive artifact dead
+	// Interval is the configured interval between two runs, as recorded
+	// with the runs (IntervalConfigured), or, for records that do not
+	// carry it, the typical (median) time between two runs. Gaps are the
+	// stretches longer than twice the interval with no run.
+	Interval           time.Duration
+	IntervalConfigured bool
+	Gaps               []Gap
+	First, Last        time.Time
+	Drift              int // runs that saw a promised-to-survive artifact dead
+	Replicas           []string
 }
 
 // SLOPercent is the share of runs with a verdict that met the SLO.
@@ -85,12 +110,13 @@ type LatencyStats struct {
 
 // Incident is a fail or an error.
 type Incident struct {
-	Time   time.Time
-	RunID  string
-	Seq    uint64
-	Result verdict.Result
-	Reason verdict.Reason
-	Detail string
+	Time    time.Time
+	RunID   string
+	Seq     uint64
+	Replica string
+	Result  verdict.Result
+	Reason  verdict.Reason
+	Detail  string
 }
 
 // Gap is a stretch with no run.
@@ -103,15 +129,25 @@ func (g Gap) Duration() time.Duration { return g.To.Sub(g.From) }
 
 // BuildReport verifies files and summarises the runs in the period.
 func BuildReport(files []string, opts ReportOptions) (*Report, error) {
-	if opts.SLO <= 0 {
-		opts.SLO = 30 * time.Second
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if !opts.Since.IsZero() && !opts.Until.IsZero() && !opts.Since.Before(opts.Until) {
+		return nil, fmt.Errorf("the period is empty: --since %s is not before --until %s", ts(opts.Since), ts(opts.Until))
+	}
+	now := opts.Now().UTC()
+	to := opts.Until
+	if to.IsZero() && !opts.Since.IsZero() {
+		if !opts.Since.Before(now) {
+			return nil, fmt.Errorf("--since %s is in the future", ts(opts.Since))
+		}
+		to = now
+	}
 	type probeRuns struct {
-		rep  *ProbeReport
-		runs []*Record
+		rep      *ProbeReport
+		runs     []*Record
+		interval time.Duration // last recorded, in or out of the period
+		replicas map[string]bool
 	}
 	probes := map[string]*probeRuns{}
 	configs := map[string]*ConfigSpan{}
@@ -122,11 +158,17 @@ func BuildReport(files []string, opts ReportOptions) (*Report, error) {
 		if r == nil {
 			return
 		}
-		t := r.Started
-		if t.IsZero() {
-			t = rec.Time
+		key := r.Target + "\x00" + r.Endpoint
+		pr := probes[key]
+		if pr == nil {
+			pr = &probeRuns{rep: &ProbeReport{Target: r.Target, Endpoint: r.Endpoint, Driver: r.Driver, Profile: r.Profile}, replicas: map[string]bool{}}
+			probes[key] = pr
 		}
-		if (!opts.Since.IsZero() && t.Before(opts.Since)) || (!opts.Until.IsZero() && !t.Before(opts.Until)) {
+		if rec.Interval > 0 {
+			pr.interval = rec.Interval
+		}
+		t := runTime(rec)
+		if (!opts.Since.IsZero() && t.Before(opts.Since)) || (!to.IsZero() && !t.Before(to)) {
 			return
 		}
 		if first.IsZero() || t.Before(first) {
@@ -135,13 +177,8 @@ func BuildReport(files []string, opts ReportOptions) (*Report, error) {
 		if t.After(last) {
 			last = t
 		}
-		key := r.Target + "\x00" + r.Endpoint
-		pr := probes[key]
-		if pr == nil {
-			pr = &probeRuns{rep: &ProbeReport{Target: r.Target, Endpoint: r.Endpoint}}
-			probes[key] = pr
-		}
 		pr.runs = append(pr.runs, rec)
+		pr.replicas[rec.Replica] = true
 		d := rec.ConfigDigest
 		if d == "" {
 			d = r.ConfigDigest
@@ -163,19 +200,38 @@ func BuildReport(files []string, opts ReportOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Generated: opts.Now().UTC(), Files: files, SLO: opts.SLO, Chain: res, From: opts.Since, To: opts.Until}
+	rep := &Report{Generated: now, Files: files, Chain: res, From: opts.Since, To: to, Notices: res.Notices()}
 	if rep.From.IsZero() {
 		rep.From = first
 	}
 	if rep.To.IsZero() {
 		rep.To = last
 	}
+	slos := map[time.Duration]bool{}
+	sloOf := func(rec *Record) time.Duration {
+		switch {
+		case opts.SLO > 0:
+			return opts.SLO
+		case rec.SLO > 0:
+			return rec.SLO
+		}
+		return DefaultSLO
+	}
+	recorded, unrecorded := false, false
 	for _, pr := range probes {
 		p := pr.rep
 		sort.SliceStable(pr.runs, func(i, j int) bool { return runTime(pr.runs[i]).Before(runTime(pr.runs[j])) })
 		var lat []float64
+		probeSLOs := map[time.Duration]bool{}
 		for _, rec := range pr.runs {
 			r := rec.Run
+			slo := sloOf(rec)
+			slos[slo], probeSLOs[slo] = true, true
+			if rec.SLO > 0 {
+				recorded = true
+			} else {
+				unrecorded = true
+			}
 			p.Runs++
 			p.Driver, p.Profile = r.Driver, r.Profile
 			switch r.Result {
@@ -194,16 +250,25 @@ func BuildReport(files []string, opts ReportOptions) (*Report, error) {
 			if r.PropagationSeconds != nil {
 				s := *r.PropagationSeconds
 				lat = append(lat, s)
-				if s > opts.SLO.Seconds() {
+				if s > slo.Seconds() {
 					p.Propagation.OverSLO++
 				} else if r.Result == verdict.Pass {
 					p.SLOMet++
 				}
 			}
 			if r.Result != verdict.Pass {
-				p.Incidents = append(p.Incidents, Incident{Time: runTime(rec), RunID: r.ID, Seq: rec.Seq, Result: r.Result, Reason: r.Reason, Detail: r.Detail})
+				p.Incidents = append(p.Incidents, Incident{Time: runTime(rec), RunID: r.ID, Seq: rec.Seq, Replica: rec.Replica, Result: r.Result, Reason: r.Reason, Detail: r.Detail})
 			}
 		}
+		if len(probeSLOs) == 1 {
+			for d := range probeSLOs {
+				p.SLO = d
+			}
+		}
+		for r := range pr.replicas {
+			p.Replicas = append(p.Replicas, r)
+		}
+		sort.Strings(p.Replicas)
 		p.PassRate = float64(p.Pass) / float64(p.Runs)
 		p.Propagation.N = len(lat)
 		if len(lat) > 0 {
@@ -212,13 +277,29 @@ func BuildReport(files []string, opts ReportOptions) (*Report, error) {
 			p.Propagation.P95 = percentile(lat, 0.95)
 			p.Propagation.Max = lat[len(lat)-1]
 		}
-		p.First, p.Last = runTime(pr.runs[0]), runTime(pr.runs[len(pr.runs)-1])
-		p.Interval, p.Gaps = gaps(pr.runs, rep.From, rep.To)
+		if len(pr.runs) > 0 {
+			p.First, p.Last = runTime(pr.runs[0]), runTime(pr.runs[len(pr.runs)-1])
+		}
+		p.Interval, p.IntervalConfigured, p.Gaps = gaps(pr.runs, pr.interval, rep.From, rep.To)
 		rep.Runs += p.Runs
 		rep.Pass += p.Pass
 		rep.Fail += p.Fail
 		rep.Error += p.Error
 		rep.Probes = append(rep.Probes, p)
+	}
+	for d := range slos {
+		rep.SLOs = append(rep.SLOs, d)
+	}
+	slices.Sort(rep.SLOs)
+	switch {
+	case opts.SLO > 0:
+		rep.SLO, rep.SLOSource = opts.SLO, "option"
+	case len(rep.SLOs) > 1:
+		rep.SLOSource = "mixed"
+	case recorded && !unrecorded:
+		rep.SLO, rep.SLOSource = rep.SLOs[0], "recorded"
+	default:
+		rep.SLO, rep.SLOSource = DefaultSLO, "default"
 	}
 	sort.Slice(rep.Probes, func(i, j int) bool {
 		a, b := rep.Probes[i], rep.Probes[j]
@@ -251,37 +332,59 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-// gaps finds the typical interval between runs (the median difference)
-// and every stretch longer than twice that with no run, including from
-// the period's start to the first run and from the last run to its end.
-func gaps(runs []*Record, from, to time.Time) (time.Duration, []Gap) {
-	if len(runs) < 2 {
-		return 0, nil
+// gaps finds the stretches of the period [from, to) with no run for more
+// than twice the interval: between two runs, from the period's start to
+// the first run, and from the last run to the period's end. The interval
+// is the one recorded with the run that ends the stretch (the last run's
+// for the stretch to the end), else configured (the probe's last recorded
+// interval), else, for records that carry none, the typical (median) time
+// between two runs. A probe without a run in the period has one gap: the
+// whole period.
+func gaps(runs []*Record, configured time.Duration, from, to time.Time) (time.Duration, bool, []Gap) {
+	if len(runs) == 0 {
+		if !from.IsZero() && to.After(from) {
+			return configured, configured > 0, []Gap{{from, to}}
+		}
+		return configured, configured > 0, nil
 	}
-	diffs := make([]time.Duration, 0, len(runs)-1)
-	for i := 1; i < len(runs); i++ {
-		diffs = append(diffs, runTime(runs[i]).Sub(runTime(runs[i-1])))
+	typical := time.Duration(0)
+	if len(runs) >= 2 {
+		diffs := make([]time.Duration, 0, len(runs)-1)
+		for i := 1; i < len(runs); i++ {
+			diffs = append(diffs, runTime(runs[i]).Sub(runTime(runs[i-1])))
+		}
+		slices.Sort(diffs)
+		typical = diffs[(len(diffs)-1)/2]
 	}
-	sorted := append([]time.Duration(nil), diffs...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	typical := sorted[(len(sorted)-1)/2]
-	if typical <= 0 {
-		return typical, nil
+	interval, isConfigured := typical, false
+	if iv := runs[len(runs)-1].Interval; iv > 0 {
+		interval, isConfigured = iv, true
+	} else if configured > 0 {
+		interval, isConfigured = configured, true
 	}
-	limit := 2 * typical
+	limitAt := func(i int) time.Duration {
+		if iv := runs[min(i, len(runs)-1)].Interval; iv > 0 {
+			return 2 * iv
+		}
+		return 2 * interval
+	}
+	if interval <= 0 {
+		return interval, isConfigured, nil
+	}
 	var out []Gap
-	if f := runTime(runs[0]); !from.IsZero() && f.Sub(from) > limit {
+	if f := runTime(runs[0]); !from.IsZero() && f.Sub(from) > limitAt(0) {
 		out = append(out, Gap{from, f})
 	}
-	for i, d := range diffs {
-		if d > limit {
-			out = append(out, Gap{runTime(runs[i]), runTime(runs[i+1])})
+	for i := 1; i < len(runs); i++ {
+		a, b := runTime(runs[i-1]), runTime(runs[i])
+		if b.Sub(a) > limitAt(i) {
+			out = append(out, Gap{a, b})
 		}
 	}
-	if l := runTime(runs[len(runs)-1]); !to.IsZero() && to.Sub(l) > limit {
+	if l := runTime(runs[len(runs)-1]); !to.IsZero() && to.Sub(l) > limitAt(len(runs)-1) {
 		out = append(out, Gap{l, to})
 	}
-	return typical, out
+	return interval, isConfigured, out
 }
 
 // fmtSecs prints a latency in seconds for reports.

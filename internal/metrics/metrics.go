@@ -128,6 +128,10 @@ type Metrics struct {
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
 	coordinationUp   *prometheus.GaugeVec
+	// The evidence log's head and write errors: no labels, absent when
+	// no evidence log is configured.
+	evidenceLastSeq     *prometheus.GaugeVec
+	evidenceWriteErrors *prometheus.CounterVec
 
 	mu sync.Mutex
 	// probes are the configured probes, and the probes observed before
@@ -213,6 +217,10 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 			Help: "Unix time of the last successful configuration load or reload."}),
 		coordinationUp: gauge("coordination_up",
 			"Whether the coordination backend shared by the replicas is reachable (1) or not (0).", []string{"backend"}),
+		evidenceLastSeq: gauge("evidence_last_seq",
+			"Seq of the last record of this replica's evidence chain (its head). It only grows while the chain is intact: a drop means records were cut or the log was started afresh. Absent without an evidence log.", nil),
+		evidenceWriteErrors: counter("evidence_write_errors_total",
+			"Runs whose evidence record could not be written. Absent without an evidence log.", nil),
 
 		probes:   map[probeID]bool{},
 		removed:  map[probeID]bool{},
@@ -221,7 +229,8 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	}
 	reg.MustRegister(m.probeSuccess, m.probeDuration, m.lastResult, m.consecutiveErrors, m.runs, m.failures,
 		m.stepDuration, m.propagation, m.checkPropagation, m.lastRun, m.lastSuccess, m.skipped, m.drift,
-		m.probeDrift, m.residual, m.interval, m.probeInfo, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp)
+		m.probeDrift, m.residual, m.interval, m.probeInfo, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
+		m.evidenceLastSeq, m.evidenceWriteErrors)
 
 	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
 	return m
@@ -551,4 +560,16 @@ func (m *Metrics) SetCoordination(backend string, up bool) {
 		v = 1
 	}
 	m.coordinationUp.WithLabelValues(backend).Set(v)
+}
+
+// EvidenceHead exports the seq of the evidence chain's head (and creates
+// the write error counter at zero). It implements evidence.Observer.
+func (m *Metrics) EvidenceHead(seq uint64) {
+	m.evidenceWriteErrors.WithLabelValues()
+	m.evidenceLastSeq.WithLabelValues().Set(float64(seq))
+}
+
+// EvidenceWriteError counts a run whose evidence record was not written.
+func (m *Metrics) EvidenceWriteError() {
+	m.evidenceWriteErrors.WithLabelValues().Inc()
 }

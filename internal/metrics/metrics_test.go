@@ -556,6 +556,30 @@ revprober_coordination_up{backend="redis"} 0
 	}
 }
 
+// TestEvidenceHead: the evidence series are absent until an evidence log
+// reports its head; then the head is a gauge (a drop is visible in its
+// history) and write errors count from zero.
+func TestEvidenceHead(t *testing.T) {
+	m, reg := newTest(t)
+	if n := testutil.CollectAndCount(m.evidenceLastSeq) + testutil.CollectAndCount(m.evidenceWriteErrors); n != 0 {
+		t.Fatalf("%d evidence series without an evidence log", n)
+	}
+	m.EvidenceHead(7)
+	m.EvidenceHead(8)
+	m.EvidenceWriteError()
+	err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP revprober_evidence_last_seq Seq of the last record of this replica's evidence chain (its head). It only grows while the chain is intact: a drop means records were cut or the log was started afresh. Absent without an evidence log.
+# TYPE revprober_evidence_last_seq gauge
+revprober_evidence_last_seq 8
+# HELP revprober_evidence_write_errors_total Runs whose evidence record could not be written. Absent without an evidence log.
+# TYPE revprober_evidence_write_errors_total counter
+revprober_evidence_write_errors_total 1
+`), "revprober_evidence_last_seq", "revprober_evidence_write_errors_total")
+	if err != nil {
+		t.Error(err)
+	}
+}
+
 func TestBuildInfo(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	New(reg, BuildInfo{})
@@ -694,6 +718,7 @@ func fillAll(m *Metrics) {
 	m.Observe(r)
 	m.ConfigReloaded(true)
 	m.SetCoordination(BackendNone, true)
+	m.EvidenceHead(42)
 }
 
 // TestGolden keeps testdata/metrics.golden, the list of every metric with its
