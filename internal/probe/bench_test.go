@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/revprober/revprober/internal/config"
+	"github.com/revprober/revprober/internal/demo"
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/probe"
@@ -122,5 +124,51 @@ func BenchmarkRun(b *testing.B) {
 				b.ReportMetric(errMax*1000, "prop-err-max-ms")
 			})
 		}
+	}
+}
+
+// BenchmarkDrivers runs every probe of the demo configuration (one per
+// driver configuration, as `revprober demo` does) against the simulator
+// without injected delay, and reports per probe the HTTP requests and the
+// prober CPU of a passing run, and its measured propagation (the Auth0 and
+// Entra emulations revoke asynchronously by design: 300 ms, 500 ms).
+func BenchmarkDrivers(b *testing.B) {
+	base, _, separate := benchSim(b)
+	cfg, err := demo.Config(demo.Params{SimURL: base}, config.LoadOptions{CheckDriver: func(kind string, params map[string]string) error {
+		_, err := driver.Build(kind, params)
+		return err
+	}, SecretParam: driver.IsSecretParam})
+	if err != nil {
+		b.Fatal(err)
+	}
+	probes, err := probe.Compile(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range probes {
+		b.Run(p.ID()+"/"+p.Kind, func(b *testing.B) {
+			counter := &httpx.CountingTransport{Next: p.Transport}
+			q := *p
+			q.Transport = counter
+			var prop float64
+			b.ResetTimer()
+			cpu0 := cpuNow()
+			for i := 0; i < b.N; i++ {
+				r := probe.Run(context.Background(), &q)
+				if r.Result != verdict.Pass {
+					b.Fatalf("run %d: %s/%s: %s", i, r.Result, r.Reason, r.Detail)
+				}
+				prop += *r.PropagationSeconds
+			}
+			cpu := cpuNow() - cpu0
+			b.StopTimer()
+			b.ReportMetric(float64(counter.N.Load())/float64(b.N), "requests/run")
+			name := "prober-cpu-ms/run"
+			if !separate {
+				name = "cpu-ms/run(incl-sim)"
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), name)
+			b.ReportMetric(prop/float64(b.N)*1000, "propagation-ms")
+		})
 	}
 }
