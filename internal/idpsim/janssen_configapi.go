@@ -37,7 +37,7 @@ func (s *Server) handleConfigAPIDeleteUserSessions(w http.ResponseWriter, r *htt
 		return
 	}
 	dn := r.PathValue("dn")
-	u, ok := s.userBy("dn", dn)
+	u, ok := s.userByDN(dn)
 	if !ok || s.liveSessions(u.Inum, "authenticated") == 0 {
 		writeConfigAPIError(w, http.StatusNotFound, "No authenticated session exists for user "+dn)
 		return

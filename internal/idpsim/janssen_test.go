@@ -306,7 +306,12 @@ func TestGlobalTokenRevocation(t *testing.T) {
 		{"success by mail", Faults{}, nil, `{"sub_id":{"format":"mail","id":"canary01@example.com"}}`, func(*env) opt { return admin }, 204, "", true},
 		{"success with Bearer of the admin client", Faults{}, nil, body,
 			func(e *env) opt { return bearerAuth(e.adminToken("openid")) }, 204, "", true},
+		{"success by inum", Faults{}, nil, `{"sub_id":{"format":"inum","id":"CANARY01"}}`, func(*env) opt { return admin }, 204, "", true},
 		{"unknown user still 204", Faults{}, nil, `{"sub_id":{"format":"uid","id":"ghost"}}`, func(*env) opt { return admin }, 204, "", false},
+		// format is a user attribute name (§1.4): "email" is the claim, not
+		// the attribute (mail), so nobody matches: 204 and nothing dies.
+		{"format email: no such attribute, 204", Faults{}, nil, `{"sub_id":{"format":"email","id":"canary01@example.com"}}`, func(*env) opt { return admin }, 204, "", false},
+		{"format dn: no such attribute, 204", Faults{}, nil, `{"sub_id":{"format":"dn","id":"inum=CANARY01,ou=people,o=jans"}}`, func(*env) opt { return admin }, 204, "", false},
 		{"client without the scope", Faults{}, nil, body, func(*env) opt { return basic("no-scope-admin", "noscope-secret") }, 401, "invalid_request", false},
 		{"bad credentials", Faults{}, nil, body, func(*env) opt { return basic("revprober-admin", "wrong") }, 401, "invalid_client", false},
 		{"unparsable body", Faults{}, nil, `{"sub_id":`, func(*env) opt { return admin }, 400, "invalid_request", false},
@@ -377,7 +382,12 @@ func TestRevokeSessionKillsSessionsOnly(t *testing.T) {
 	}{
 		{"by uid", admin, "uid", "canary01", 200, true},
 		{"by mail", admin, "mail", "canary01@example.com", 200, true},
+		{"by inum", admin, "inum", "CANARY01", 200, true},
 		{"unknown user", admin, "uid", "ghost", 200, false},
+		// user_criterion_key is an attribute name: "email" is the claim,
+		// not the attribute, and a DN is no attribute at all.
+		{"key email: no such attribute", admin, "email", "canary01@example.com", 200, false},
+		{"key dn: no such attribute", admin, "dn", "inum=CANARY01,ou=people,o=jans", 200, false},
 		{"client without revoke_session", basic("no-scope-admin", "noscope-secret"), "uid", "canary01", 401, false},
 	}
 	for _, tt := range tests {

@@ -223,24 +223,36 @@ func issuer(r *http.Request) string {
 	return scheme + "://" + r.Host + janssenBase
 }
 
-// userBy finds the first user whose attribute (uid, mail or inum, as Janssen's
-// getUserByAttribute) has the value.
+// userBy finds the first user whose attribute has the value, as Janssen's
+// getUserByAttribute: attr is a user attribute name (uid, mail, inum; the
+// simulator's users have no others), never a claim name or an alias. An
+// unknown attribute, "email" included (that is the claim; the attribute is
+// mail), matches no user, so global token revocation answers 204 and
+// revoke_session 200 and nothing dies. Names compare case-insensitively, as
+// LDAP attribute names do (lenient for Janssen's SQL back-ends, which the
+// reference does not cover).
 func (s *Server) userBy(attr, value string) (User, bool) {
+	get := map[string]func(User) string{
+		"uid":  func(u User) string { return u.UID },
+		"mail": func(u User) string { return u.Mail },
+		"inum": func(u User) string { return u.Inum },
+	}[strings.ToLower(attr)]
+	if get == nil || value == "" {
+		return User{}, false
+	}
 	for _, u := range s.users {
-		var v string
-		switch strings.ToLower(attr) {
-		case "uid":
-			v = u.UID
-		case "mail", "email":
-			v = u.Mail
-		case "inum":
-			v = u.Inum
-		case "dn":
-			v = u.DN()
-		default:
-			return User{}, false
+		if get(u) == value {
+			return u, true
 		}
-		if v == value && value != "" {
+	}
+	return User{}, false
+}
+
+// userByDN finds a user by distinguished name, for the config-api's
+// /session/user/{userDn}. A DN is not an attribute: userBy does not take it.
+func (s *Server) userByDN(dn string) (User, bool) {
+	for _, u := range s.users {
+		if dn != "" && u.DN() == dn {
 			return u, true
 		}
 	}
