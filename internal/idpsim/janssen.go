@@ -299,7 +299,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		grants = append(grants, info.grant)
 	}
 	for _, g := range grants {
-		s.revokeGrant(g, kill{access: true, refresh: true}) // the whole grant (removeAllByGrantId)
+		s.revokeGrant(r, g, kill{access: true, refresh: true}) // the whole grant (removeAllByGrantId)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -356,7 +356,7 @@ func (s *Server) handleGlobalTokenRevocation(w http.ResponseWriter, r *http.Requ
 	// what Janssen's getUserByAttribute does with a null name is not in the
 	// reference (it may well be another 500).
 	if u, ok := s.userBy(req.SubID.Format, req.SubID.ID); ok {
-		s.revokeUser(u.Inum, killAll)
+		s.revokeUser(r, u.Inum, killAll)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -381,7 +381,7 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	// 200 whether or not the user exists: Janssen does not disclose it.
 	if u, ok := s.userBy(r.PostForm.Get("user_criterion_key"), r.PostForm.Get("user_criterion_value")); ok {
-		s.revokeSessions(func(ss *session) bool {
+		s.revokeSessions(r, func(ss *session) bool {
 			return ss.user == u.Inum && ss.state == "authenticated"
 		}, kill{sessions: true})
 	}
@@ -467,8 +467,8 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	if sessID != "" {
 		match := func(ss *session) bool { return ss.id == sessID }
 		targets := s.logoutTargets(match) // back-channel logout (backchannel.go)
-		s.revokeSessions(match, killAll)
-		s.sendLogoutTokens(issuer(r), 0, targets)
+		s.revokeSessions(r, match, killAll)
+		s.sendLogoutTokens(r, 0, targets)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: janssenBase, MaxAge: -1, HttpOnly: true})
 	if redirect != "" {

@@ -150,13 +150,28 @@ func New(opts Options) *Server {
 	return s
 }
 
-// ServeHTTP caps the body, applies the slow fault, then routes.
+// ServeHTTP stamps the request's arrival, caps the body, applies the slow
+// fault, then routes. The stamp comes first: the delay fault and the
+// vendors' asynchronous kills count from when the revoke request arrived,
+// not from when a slow server got round to it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, s.now()))
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if d := s.Faults().Slow; d > 0 && !sleep(r.Context(), d) {
 		return // the client has gone; nobody reads an answer
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+type arrivalKey struct{}
+
+// arrival is when ServeHTTP received r (now, for a request that did not
+// come through it).
+func (s *Server) arrival(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
+		return t
+	}
+	return s.now()
 }
 
 // SetFaults replaces the faults; requests read them once when they need them.
