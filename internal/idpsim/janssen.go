@@ -77,11 +77,21 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		{featRevokeSession, "session_revocation_endpoint", "/revoke_session"},
 		{featChallenge, "authorization_challenge_endpoint", "/authorize-challenge"},
 	}
+	// Deliberately unfaithful: with an empty feature list every key below is
+	// published, session_revocation_endpoint (older Janssen only) together
+	// with global_token_revocation_endpoint (newer only). No real Janssen
+	// version offers both (§1.1); one simulator serves both drivers that way.
+	// A feature list imitates one version.
 	for _, o := range optional {
 		if s.enabled(o.feature) {
 			d[o.key] = rest + o.path
 		}
 	}
+	// §1.1: both follow END_SESSION. The simulator does send back-channel
+	// logout tokens (backchannel.go); it has no front-channel iframes, so
+	// frontchannel_logout_supported is Janssen's flag, not a promise of ours.
+	d["backchannel_logout_supported"] = s.enabled(featEndSession)
+	d["frontchannel_logout_supported"] = s.enabled(featEndSession)
 	if s.signer != nil {
 		d["jwks_uri"] = rest + "/jwks"
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,13 @@ func TestDiscoveryKeysFollowFeatureFlags(t *testing.T) {
 			}
 			if d["global_token_revocation_endpoint"] != nil && d["global_token_revocation_endpoint"] != iss+"/restv1/global-token-revocation" {
 				t.Errorf("global_token_revocation_endpoint = %v", d["global_token_revocation_endpoint"])
+			}
+			// §1.1: both logout flags equal END_SESSION, and are always published.
+			endSession := tt.features == nil || slices.Contains(tt.features, "end_session")
+			for _, k := range []string{"backchannel_logout_supported", "frontchannel_logout_supported"} {
+				if v, ok := d[k].(bool); !ok || v != endSession {
+					t.Errorf("%s = %v, want %v", k, d[k], endSession)
+				}
 			}
 		})
 	}

@@ -3,6 +3,13 @@
 // demos: every fault makes the simulator break revocation in one way a real
 // identity provider can, so a test can prove the prober notices.
 //
+// Where it is knowingly unfaithful, it says so in a comment. The largest
+// case: with an empty feature list (Options.Features) discovery publishes
+// both session_revocation_endpoint (older Janssen, REVOKE_SESSION) and
+// global_token_revocation_endpoint (newer Janssen, GLOBAL_TOKEN_REVOCATION),
+// which no real Janssen version does (endpoints.md §1.1), so that one
+// simulator serves the drivers of both. Set Features to imitate one version.
+//
 // Layout: server.go (types, routing, client authentication), state.go (users'
 // sessions and grants, and the revocation helpers every vendor emulation
 // calls), faults.go, idtoken.go, control.go (the /_sim test API), and one
