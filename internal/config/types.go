@@ -24,6 +24,11 @@ type Config struct {
 	// its bytes, recorded in evidence so an auditor knows which config ran.
 	Path   string `yaml:"-"`
 	Digest string `yaml:"-"`
+	// Warnings are problems that do not make the config invalid but will
+	// likely mislead (a probe bound to fail for a known, documented
+	// reason), in file order. check-config prints them; the daemon logs
+	// them at every load.
+	Warnings []FieldError `yaml:"-"`
 }
 
 // Global holds the defaults every target inherits.

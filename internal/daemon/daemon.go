@@ -119,6 +119,9 @@ func (d *Daemon) reload() error {
 	d.cfg, d.probes, d.ready = cfg, probes, true
 	d.mu.Unlock()
 	d.log.Info("config loaded", "file", cfg.Path, "probes", len(probes), "digest", cfg.Digest)
+	for _, w := range cfg.Warnings {
+		d.log.Warn("config warning", "warning", w.Warning())
+	}
 	return nil
 }
 

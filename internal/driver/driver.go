@@ -101,6 +101,14 @@ type Info struct {
 	// these prefixes plus a non-empty suffix ("header_" accepts
 	// "header_X-Source").
 	ParamPrefixes []string
+	// Doc is where the driver is documented ("docs/drivers-vendors.md#…"),
+	// quoted by config warnings.
+	Doc string
+	// KeepsOfflineTokens: the endpoint leaves the refresh tokens of an
+	// offline_access login alive although its profile has refresh tokens
+	// die (they belong to a separate offline session). check-config warns
+	// when the target's login asks for offline_access.
+	KeepsOfflineTokens bool
 }
 
 // Restorer is implemented by drivers whose revocation changes the canary

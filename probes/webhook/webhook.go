@@ -29,6 +29,7 @@ func init() {
 			"access_token", "refresh_token", "session", "resource", "async"},
 		ParamPrefixes: []string{headerPrefix},
 		New:           newWebhook,
+		Doc:           "docs/drivers-generic.md#webhook-any-http-automation-that-should-end-in-revocation",
 	})
 }
 
