@@ -99,12 +99,31 @@ func revision() string {
 func buildInfo() metrics.BuildInfo { return metrics.BuildInfo{Version: Version, Revision: revision()} }
 
 // loadOptions checks drivers and their params at load time, and tells the
-// config which params the drivers declare secret.
+// config which params the drivers declare secret and what its warnings
+// need to know of a driver.
 func loadOptions() config.LoadOptions {
-	return config.LoadOptions{CheckDriver: func(kind string, params map[string]string) error {
-		_, err := driver.Build(kind, params)
-		return err
-	}, SecretParam: driver.IsSecretParam}
+	return config.LoadOptions{
+		CheckDriver: func(kind string, params map[string]string) error {
+			_, err := driver.Build(kind, params)
+			return err
+		},
+		SecretParam: driver.IsSecretParam,
+		DriverFacts: func(kind string, params map[string]string) config.DriverFacts {
+			info, _ := driver.Lookup(kind)
+			f := config.DriverFacts{KeepsOfflineTokens: info.KeepsOfflineTokens, Doc: info.Doc}
+			if d, err := driver.Build(kind, params); err == nil {
+				f.Async = d.Profile().Async
+			}
+			return f
+		},
+	}
+}
+
+// printWarnings writes the config's warnings, one per line.
+func printWarnings(w io.Writer, cfg *config.Config) {
+	for _, fe := range cfg.Warnings {
+		fmt.Fprintln(w, fe.Warning())
+	}
 }
 
 func loadConfig(path string) (*config.Config, error) {
@@ -141,6 +160,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
 	}
+	printWarnings(stderr, cfg) // advice only: the exit code stays 0
 	n := 0
 	for _, t := range cfg.Targets {
 		n += len(t.Endpoints)

@@ -66,8 +66,8 @@ func TestCheckConfig(t *testing.T) {
 	if err := os.WriteFile(good, demo.ConfigYAML(demo.Params{SimURL: "http://127.0.0.1:1"}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := run(t, "check-config", "-c", good); code != 0 || !strings.Contains(out, "OK") {
-		t.Fatalf("good config: exit %d: %s %s", code, out, errOut)
+	if code, out, errOut := run(t, "check-config", "-c", good); code != 0 || !strings.Contains(out, "OK") || errOut != "" {
+		t.Fatalf("good config (the demo's, which must draw no warning): exit %d: %s %s", code, out, errOut)
 	}
 
 	bad := filepath.Join(dir, "bad.yml")
@@ -101,5 +101,52 @@ func TestCheckConfig(t *testing.T) {
 	}
 	if code, _, _ := run(t, "bogus"); code != ExitConfig {
 		t.Errorf("unknown command: exit %d", code)
+	}
+}
+
+// TestCheckConfigWarnings: a valid config that is bound to mislead draws
+// warnings on stderr, in the errors' file:line:path form, and exit 0.
+func TestCheckConfigWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warn.yml")
+	conf := strings.Join([]string{
+		"targets:",
+		"  - name: kc",
+		"    issuer: https://sso.example.com/realms/acme",
+		"    admin_client: {client_id: a, client_secret: s}",
+		"    login:",
+		"      client: {client_id: app, client_secret: s}",
+		"      scopes: [openid, offline_access]", // line 7
+		"    canary: {username: u, password: p}",
+		"    endpoints:",
+		"      - driver: keycloak-user-logout", // line 10
+		"  - name: entra",
+		"    issuer: https://login.microsoftonline.com/t/v2.0",
+		"    admin_client: {client_id: a, client_secret: s}",
+		"    login: {client: {client_id: app, client_secret: s}}",
+		"    canary: {username: u, password: p}",
+		"    checks: {introspection: false}",
+		"    endpoints:",
+		"      - name: revoke", // line 18
+		"        driver: entra-revoke-signin-sessions",
+	}, "\n")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "check-config", "-c", path)
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"warn.yml:10:17: targets[0].endpoints[0].driver: warning: keycloak-user-logout does not end offline sessions, and the target's login.scopes (line 7) ask for offline_access",
+		"(see docs/drivers-vendors.md#keycloak)",
+		"warn.yml:19:17: targets[1].endpoints[0].deadline: warning: entra-revoke-signin-sessions revokes asynchronously",
+		"(see docs/drivers-vendors.md#microsoft-entra-id)",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if n := strings.Count(errOut, "warning:"); n != 2 {
+		t.Errorf("%d warnings, want 2:\n%s", n, errOut)
 	}
 }

@@ -42,6 +42,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	if *once {
+		printWarnings(stderr, cfg) // the daemon logs them itself
 		return runOnce(cfg, o, stdout, stderr)
 	}
 	log := newLogger(stderr, "info", false)

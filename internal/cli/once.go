@@ -45,6 +45,7 @@ func cmdOnce(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
 	}
+	printWarnings(stderr, cfg)
 	return runOnce(cfg, o, stdout, stderr)
 }
 

@@ -28,6 +28,21 @@ type LoadOptions struct {
 	// secret (driver.IsSecretParam); Redacted shows such values as
 	// <secret>. When nil, Redacted shows no param value at all.
 	SecretParam func(kind, name string) bool
+	// DriverFacts describes a valid driver for the warnings; nil: no
+	// driver-dependent warnings.
+	DriverFacts func(kind string, params map[string]string) DriverFacts
+}
+
+// DriverFacts is what the validator's warnings need to know of a driver.
+type DriverFacts struct {
+	// Async: the endpoint answers first and revokes later (the profile's
+	// Async), so the default deadline is likely too short.
+	Async bool
+	// KeepsOfflineTokens: the endpoint does not end the refresh tokens of
+	// an offline_access login, although its profile has refresh tokens die.
+	KeepsOfflineTokens bool
+	// Doc is where the driver is documented, quoted in the advice.
+	Doc string
 }
 
 // Load reads and parses the file at path. Relative secret file paths in it
@@ -62,7 +77,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 		return nil, d.result()
 	}
 	d.applyDefaults(&c)
-	v := validator{decoder: d, dir: filepath.Dir(name), checkDriver: opts.CheckDriver}
+	v := validator{decoder: d, dir: filepath.Dir(name), checkDriver: opts.CheckDriver, driverFacts: opts.DriverFacts}
 	v.config(&c)
 	if err := d.result(); err != nil {
 		return nil, err
@@ -71,6 +86,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 	sum := sha256.Sum256(data)
 	c.Path, c.Digest = name, hex.EncodeToString(sum[:])
 	c.secretParam = opts.SecretParam
+	c.Warnings = inFileOrder(d.warns)
 	return &c, nil
 }
 
@@ -136,11 +152,19 @@ func (d *decoder) result() error {
 	if len(d.errs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(d.errs, func(a, b FieldError) int {
+	return &Errors{List: inFileOrder(d.errs)}
+}
+
+// inFileOrder sorts by position and drops duplicates (a block merged into
+// several mappings is walked once per use); nil for none.
+func inFileOrder(list []FieldError) []FieldError {
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(list, func(a, b FieldError) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
-	// A block merged into several mappings is walked once per use.
-	return &Errors{List: slices.Compact(d.errs)}
+	return slices.Compact(list)
 }
 
 // errorAt reports a problem found after decoding, at path's position.
@@ -153,9 +177,22 @@ func (d *decoder) errorAt(path, format string, args ...any) {
 // Nothing is reported at or below a value that failed to decode: its zero
 // value would only cause noise such as "required".
 func (d *decoder) errorFor(path, cause, format string, args ...any) {
+	if fe, ok := d.fieldError(path, cause, format, args...); ok {
+		d.errs = append(d.errs, fe)
+	}
+}
+
+// warnFor is errorFor for a warning: the config stays valid.
+func (d *decoder) warnFor(path, cause, format string, args ...any) {
+	if fe, ok := d.fieldError(path, cause, format, args...); ok {
+		d.warns = append(d.warns, fe)
+	}
+}
+
+func (d *decoder) fieldError(path, cause, format string, args ...any) (FieldError, bool) {
 	for p := path; ; p = parent(p) {
 		if d.bad[p] {
-			return
+			return FieldError{}, false
 		}
 		if p == "" {
 			break
@@ -165,7 +202,7 @@ func (d *decoder) errorFor(path, cause, format string, args ...any) {
 		cause = path
 	}
 	line, col := d.at(cause)
-	d.errs = append(d.errs, FieldError{File: d.file, Line: line, Column: col, Path: path, Message: fmt.Sprintf(format, args...)})
+	return FieldError{File: d.file, Line: line, Column: col, Path: path, Message: fmt.Sprintf(format, args...)}, true
 }
 
 // at is the position of path's value. A scalar points at itself; a block or

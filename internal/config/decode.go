@@ -20,6 +20,7 @@ type decoder struct {
 	file   string
 	lookup func(string) (string, bool)
 	errs   []FieldError
+	warns  []FieldError          // see Config.Warnings
 	vals   map[string]*yaml.Node // path → value node
 	keys   map[string]*yaml.Node // path → key node
 	bad    map[string]bool       // paths already reported: no follow-on errors below them

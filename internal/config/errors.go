@@ -47,3 +47,10 @@ func (e FieldError) Error() string {
 	b.WriteString(e.Message)
 	return b.String()
 }
+
+// Warning formats a warning like Error, with "warning: " before the
+// message: "<file>:<line>:<col>: <path>: warning: <message>".
+func (e FieldError) Warning() string {
+	e.Message = "warning: " + e.Message
+	return e.Error()
+}

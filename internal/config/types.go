@@ -26,6 +26,11 @@ type Config struct {
 	Digest string `yaml:"-"`
 	// secretParam is LoadOptions.SecretParam, for Redacted.
 	secretParam func(kind, name string) bool
+	// Warnings are problems that do not make the config invalid but will
+	// likely mislead (a probe bound to fail for a known, documented
+	// reason), in file order. check-config prints them; the daemon logs
+	// them at every load.
+	Warnings []FieldError `yaml:"-"`
 }
 
 // Global holds the defaults every target inherits.

@@ -24,6 +24,7 @@ type validator struct {
 	*decoder
 	dir         string // the config file's directory, for relative secret files
 	checkDriver func(kind string, params map[string]string) error
+	driverFacts func(kind string, params map[string]string) DriverFacts
 }
 
 // Names become Prometheus label values.
@@ -289,7 +290,9 @@ func (v *validator) endpoints(g Global, t *Target, p string) {
 			v.errorAt(ep+".driver", "required")
 		} else {
 			v.name(ep+".name", e.Name, first, "endpoint")
-			v.driver(e, ep)
+			if v.driver(e, ep) {
+				v.endpointWarnings(g, t, p, e, ep)
+			}
 		}
 		v.url(ep+".url", e.URL)
 		v.expect(e.Expect, ep+".expect")
@@ -297,13 +300,16 @@ func (v *validator) endpoints(g Global, t *Target, p string) {
 	}
 }
 
-func (v *validator) driver(e *Endpoint, p string) {
+// driver checks the kind and params; it reports whether they are valid.
+func (v *validator) driver(e *Endpoint, p string) bool {
 	if v.checkDriver == nil {
-		return
+		return true
 	}
 	if err := v.checkDriver(e.Driver, e.Params); err != nil {
 		v.errorAt(p+".driver", "%v", err)
+		return false
 	}
+	return true
 }
 
 func (v *validator) expect(m map[string]string, p string) {

@@ -126,6 +126,9 @@ func (d *Daemon) reload() error {
 		d.opts.Loaded(cfg, probes)
 	}
 	d.log.Info("config loaded", "file", cfg.Path, "probes", len(probes), "digest", cfg.Digest)
+	for _, w := range cfg.Warnings {
+		d.log.Warn("config warning", "warning", w.Warning())
+	}
 	return nil
 }
 

@@ -106,3 +106,47 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 		t.Fatalf("runs_total has %d series, want %d (3 results × %d probes)", n, 3*before, before)
 	}
 }
+
+// TestLoadLogsConfigWarnings: every load logs the config's warnings, in the
+// check-config form.
+func TestLoadLogsConfigWarnings(t *testing.T) {
+	cfg := []byte(strings.Join([]string{
+		"targets:",
+		"  - name: entra",
+		"    issuer: http://127.0.0.1:1/x",
+		"    admin_client: {client_id: a, client_secret: s}",
+		"    login: {client: {client_id: app, client_secret: s}}",
+		"    canary: {username: u, password: p}",
+		"    endpoints:",
+		"      - driver: entra-revoke-signin-sessions",
+	}, "\n"))
+	o := opts()
+	o.DriverFacts = func(kind string, p map[string]string) config.DriverFacts {
+		d, _ := driver.Build(kind, p)
+		return config.DriverFacts{Async: d.Profile().Async}
+	}
+	var logs strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(b) })
+	load := func() (*config.Config, error) { return config.Parse("revprober.yml", cfg, o) }
+	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(w, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "revprober.yml:8:17: targets[0].endpoints[0].deadline: warning: entra-revoke-signin-sessions revokes asynchronously"
+	if n := strings.Count(logs.String(), want); n != 2 {
+		t.Fatalf("want the warning logged at start and at reload, got %d:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"config warning\"") {
+		t.Errorf("not a WARN record:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

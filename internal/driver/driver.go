@@ -107,6 +107,14 @@ type Info struct {
 	// run's text is scrubbed of them.
 	SecretParams        []string
 	SecretParamPrefixes []string
+	// Doc is where the driver is documented ("docs/drivers-vendors.md#…"),
+	// quoted by config warnings.
+	Doc string
+	// KeepsOfflineTokens: the endpoint leaves the refresh tokens of an
+	// offline_access login alive although its profile has refresh tokens
+	// die (they belong to a separate offline session). check-config warns
+	// when the target's login asks for offline_access.
+	KeepsOfflineTokens bool
 }
 
 // IsSecretParam reports whether the kind declares param name secret. An

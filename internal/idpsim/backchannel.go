@@ -48,14 +48,17 @@ func (s *Server) logoutTargets(match func(*session) bool) []logoutTarget {
 	return out
 }
 
-// sendLogoutTokens delivers the logout tokens in the background, after the
-// given delay plus the delay fault, as an OP does (the logout call does not
-// wait for the relying parties).
-func (s *Server) sendLogoutTokens(iss string, after time.Duration, targets []logoutTarget) {
+// sendLogoutTokens delivers the logout tokens in the background, the given
+// delay plus the delay fault after the logout request r arrived (as the
+// revocation itself: a slow fault's wait counts), as an OP does (the logout
+// call does not wait for the relying parties).
+func (s *Server) sendLogoutTokens(r *http.Request, after time.Duration, targets []logoutTarget) {
 	f := s.Faults()
 	if len(targets) == 0 || s.signer == nil || f.IgnoreRevocation {
 		return
 	}
+	iss := issuer(r)
+	wait := max(s.arrival(r).Add(after+f.Delay).Sub(s.now()), 0)
 	tokens := make([]string, len(targets))
 	for i, t := range targets {
 		now := s.now()
@@ -64,9 +67,9 @@ func (s *Server) sendLogoutTokens(iss string, after time.Duration, targets []log
 			"events": map[string]any{backchannelEvent: map[string]any{}}})
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), after+f.Delay+10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait+10*time.Second)
 		defer cancel()
-		if !sleep(ctx, after+f.Delay) {
+		if !sleep(ctx, wait) {
 			return
 		}
 		for i, t := range targets {

@@ -13,7 +13,7 @@ type Faults struct {
 	IgnoreRevocation            bool          // revocation endpoints answer success but kill nothing
 	KeepRefresh                 bool          // refresh tokens survive every revocation
 	KeepAccess                  bool          // access tokens survive every revocation (a stale cache): introspection active, userinfo 200
-	Delay                       time.Duration // revocation takes effect only Delay after the revoke request
+	Delay                       time.Duration // revocation takes effect only Delay after the revoke request arrived (Slow included)
 	IntrospectionAlwaysActive   bool          // introspection says active:true for any known token, even revoked
 	IntrospectionAlwaysInactive bool          // introspection always says {"active":false}
 	Introspection500            bool          // introspection answers 500

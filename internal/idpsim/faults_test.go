@@ -149,6 +149,47 @@ func TestDelayTakesEffectLater(t *testing.T) {
 	}
 }
 
+// TestDelayCountsFromArrival: with slow and delay together, the kill is
+// "delay after the revoke request arrived", not after the slow answer. The
+// slow fault sleeps in real time, so this test runs on the real clock:
+// the request arrives at t0 or later and is answered after slow, the token
+// must die at arrival+delay, and counting from the end of the slow sleep
+// would put the death at t0+slow+delay or later.
+func TestDelayCountsFromArrival(t *testing.T) {
+	const slow, delay = 400 * time.Millisecond, 500 * time.Millisecond
+	srv := New(Options{})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	e := &env{t: t, srv: srv, ts: ts}
+	tk := e.ropc("canary01", "canary-password-01")
+	srv.SetFaults(Faults{Slow: slow, Delay: delay})
+	t0 := time.Now()
+	if s := e.gtr("canary01"); s != 204 {
+		t.Fatalf("GTR: %d", s)
+	}
+	if answered := time.Since(t0); answered < slow {
+		t.Fatalf("answered after %s, before the slow fault's %s", answered, slow)
+	}
+	srv.SetFaults(Faults{}) // the kill time is fixed; the checks need no slowness
+	for {
+		alive := e.active(tk.access)
+		since := time.Since(t0)
+		if !alive {
+			if since < delay {
+				t.Fatalf("dead %s after the request, before the delay (%s)", since, delay)
+			}
+			if since >= slow+delay-50*time.Millisecond {
+				t.Fatalf("dead only %s after the request: the delay was counted from the end of the slow sleep (%s + %s)", since, slow, delay)
+			}
+			return
+		}
+		if since > 5*time.Second {
+			t.Fatal("the token never died")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestRevoke500KillsNothing(t *testing.T) {
 	e := newEnv(t, Options{})
 	sess, tk := e.browserLogin("canary01", "canary-password-01")

@@ -37,14 +37,14 @@ func (s *Server) handleConfigAPIDeleteUserSessions(w http.ResponseWriter, r *htt
 		return
 	}
 	dn := r.PathValue("dn")
-	u, ok := s.userBy("dn", dn)
+	u, ok := s.userByDN(dn)
 	if !ok || s.liveSessions(u.Inum, "authenticated") == 0 {
 		writeConfigAPIError(w, http.StatusNotFound, "No authenticated session exists for user "+dn)
 		return
 	}
 	// The sessions and their grants' access and id tokens; refresh tokens
 	// survive, and ROPC grants (no session) are not touched.
-	s.revokeSessions(func(ss *session) bool {
+	s.revokeSessions(r, func(ss *session) bool {
 		return ss.user == u.Inum && ss.state == "authenticated"
 	}, kill{access: true, sessions: true})
 	w.WriteHeader(http.StatusOK) // 200, although the API documents 204

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,13 @@ func TestDiscoveryKeysFollowFeatureFlags(t *testing.T) {
 			}
 			if d["global_token_revocation_endpoint"] != nil && d["global_token_revocation_endpoint"] != iss+"/restv1/global-token-revocation" {
 				t.Errorf("global_token_revocation_endpoint = %v", d["global_token_revocation_endpoint"])
+			}
+			// §1.1: both logout flags equal END_SESSION, and are always published.
+			endSession := tt.features == nil || slices.Contains(tt.features, "end_session")
+			for _, k := range []string{"backchannel_logout_supported", "frontchannel_logout_supported"} {
+				if v, ok := d[k].(bool); !ok || v != endSession {
+					t.Errorf("%s = %v, want %v", k, d[k], endSession)
+				}
 			}
 		})
 	}
@@ -306,11 +314,25 @@ func TestGlobalTokenRevocation(t *testing.T) {
 		{"success by mail", Faults{}, nil, `{"sub_id":{"format":"mail","id":"canary01@example.com"}}`, func(*env) opt { return admin }, 204, "", true},
 		{"success with Bearer of the admin client", Faults{}, nil, body,
 			func(e *env) opt { return bearerAuth(e.adminToken("openid")) }, 204, "", true},
+		{"success by inum", Faults{}, nil, `{"sub_id":{"format":"inum","id":"CANARY01"}}`, func(*env) opt { return admin }, 204, "", true},
 		{"unknown user still 204", Faults{}, nil, `{"sub_id":{"format":"uid","id":"ghost"}}`, func(*env) opt { return admin }, 204, "", false},
+		// format is a user attribute name (§1.4): "email" is the claim, not
+		// the attribute (mail), so nobody matches: 204 and nothing dies.
+		{"format email: no such attribute, 204", Faults{}, nil, `{"sub_id":{"format":"email","id":"canary01@example.com"}}`, func(*env) opt { return admin }, 204, "", false},
+		{"format dn: no such attribute, 204", Faults{}, nil, `{"sub_id":{"format":"dn","id":"inum=CANARY01,ou=people,o=jans"}}`, func(*env) opt { return admin }, 204, "", false},
 		{"client without the scope", Faults{}, nil, body, func(*env) opt { return basic("no-scope-admin", "noscope-secret") }, 401, "invalid_request", false},
 		{"bad credentials", Faults{}, nil, body, func(*env) opt { return basic("revprober-admin", "wrong") }, 401, "invalid_client", false},
 		{"unparsable body", Faults{}, nil, `{"sub_id":`, func(*env) opt { return admin }, 400, "invalid_request", false},
-		{"missing sub_id (draft -02 key)", Faults{}, nil, `{"subject":{"format":"uid","id":"canary01"}}`, func(*env) opt { return admin }, 400, "invalid_request", false},
+		{"empty body", Faults{}, nil, ``, func(*env) opt { return admin }, 400, "invalid_request", false},
+		// Unknown members are a parse failure (the simulator's strict
+		// reading of Jackson; unconfirmed, endpoints.md §6).
+		{"unknown member (draft -02 key)", Faults{}, nil, `{"subject":{"format":"uid","id":"canary01"}}`, func(*env) opt { return admin }, 400, "invalid_request", false},
+		{"unknown member inside sub_id", Faults{}, nil, `{"sub_id":{"format":"uid","id":"canary01","iss":"x"}}`, func(*env) opt { return admin }, 400, "invalid_request", false},
+		// A body that parses without sub_id: Janssen's NullPointerException,
+		// 500 with an empty body (§1.4 [inferred]).
+		{"no sub_id: {}", Faults{}, nil, `{}`, func(*env) opt { return admin }, 500, "", false},
+		{"sub_id null", Faults{}, nil, `{"sub_id":null}`, func(*env) opt { return admin }, 500, "", false},
+		{"sub_id without format or id", Faults{}, nil, `{"sub_id":{}}`, func(*env) opt { return admin }, 204, "", false},
 		{"feature off", Faults{}, []string{"introspection", "userinfo", "status_session"}, body, func(*env) opt { return admin }, 403, "access_denied", false},
 		{"revoke-500", Faults{Revoke500: true}, nil, body, func(*env) opt { return admin }, 500, "server_error", false},
 	}
@@ -331,8 +353,11 @@ func TestGlobalTokenRevocation(t *testing.T) {
 			if tt.wantError == "invalid_client" && r.header.Get("WWW-Authenticate") != `Basic realm="jans-auth"` {
 				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
 			}
-			if r.status == 204 && len(r.body) != 0 {
-				t.Errorf("204 with a body: %q", r.body)
+			if (r.status == 204 || tt.wantStatus == 500 && tt.wantError == "") && len(r.body) != 0 {
+				t.Errorf("%d with a body: %q", r.status, r.body)
+			}
+			if r.status == 400 && r.str(t, "reason") != gtrReason {
+				t.Errorf("400 reason %q, want %q", r.str(t, "reason"), gtrReason)
 			}
 			e.srv.SetFaults(Faults{})
 			alive := !tt.wantDead
@@ -365,7 +390,12 @@ func TestRevokeSessionKillsSessionsOnly(t *testing.T) {
 	}{
 		{"by uid", admin, "uid", "canary01", 200, true},
 		{"by mail", admin, "mail", "canary01@example.com", 200, true},
+		{"by inum", admin, "inum", "CANARY01", 200, true},
 		{"unknown user", admin, "uid", "ghost", 200, false},
+		// user_criterion_key is an attribute name: "email" is the claim,
+		// not the attribute, and a DN is no attribute at all.
+		{"key email: no such attribute", admin, "email", "canary01@example.com", 200, false},
+		{"key dn: no such attribute", admin, "dn", "inum=CANARY01,ou=people,o=jans", 200, false},
 		{"client without revoke_session", basic("no-scope-admin", "noscope-secret"), "uid", "canary01", 401, false},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,13 @@
 // demos: every fault makes the simulator break revocation in one way a real
 // identity provider can, so a test can prove the prober notices.
 //
+// Where it is knowingly unfaithful, it says so in a comment. The largest
+// case: with an empty feature list (Options.Features) discovery publishes
+// both session_revocation_endpoint (older Janssen, REVOKE_SESSION) and
+// global_token_revocation_endpoint (newer Janssen, GLOBAL_TOKEN_REVOCATION),
+// which no real Janssen version does (endpoints.md §1.1), so that one
+// simulator serves the drivers of both. Set Features to imitate one version.
+//
 // Layout: server.go (types, routing, client authentication), state.go (users'
 // sessions and grants, and the revocation helpers every vendor emulation
 // calls), faults.go, idtoken.go, control.go (the /_sim test API), and one
@@ -150,13 +157,28 @@ func New(opts Options) *Server {
 	return s
 }
 
-// ServeHTTP caps the body, applies the slow fault, then routes.
+// ServeHTTP stamps the request's arrival, caps the body, applies the slow
+// fault, then routes. The stamp comes first: the delay fault and the
+// vendors' asynchronous kills count from when the revoke request arrived,
+// not from when a slow server got round to it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, s.now()))
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if d := s.Faults().Slow; d > 0 && !sleep(r.Context(), d) {
 		return // the client has gone; nobody reads an answer
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+type arrivalKey struct{}
+
+// arrival is when ServeHTTP received r (now, for a request that did not
+// come through it).
+func (s *Server) arrival(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
+		return t
+	}
+	return s.now()
 }
 
 // SetFaults replaces the faults; requests read them once when they need them.
@@ -223,24 +245,36 @@ func issuer(r *http.Request) string {
 	return scheme + "://" + r.Host + janssenBase
 }
 
-// userBy finds the first user whose attribute (uid, mail or inum, as Janssen's
-// getUserByAttribute) has the value.
+// userBy finds the first user whose attribute has the value, as Janssen's
+// getUserByAttribute: attr is a user attribute name (uid, mail, inum; the
+// simulator's users have no others), never a claim name or an alias. An
+// unknown attribute, "email" included (that is the claim; the attribute is
+// mail), matches no user, so global token revocation answers 204 and
+// revoke_session 200 and nothing dies. Names compare case-insensitively, as
+// LDAP attribute names do (lenient for Janssen's SQL back-ends, which the
+// reference does not cover).
 func (s *Server) userBy(attr, value string) (User, bool) {
+	get := map[string]func(User) string{
+		"uid":  func(u User) string { return u.UID },
+		"mail": func(u User) string { return u.Mail },
+		"inum": func(u User) string { return u.Inum },
+	}[strings.ToLower(attr)]
+	if get == nil || value == "" {
+		return User{}, false
+	}
 	for _, u := range s.users {
-		var v string
-		switch strings.ToLower(attr) {
-		case "uid":
-			v = u.UID
-		case "mail", "email":
-			v = u.Mail
-		case "inum":
-			v = u.Inum
-		case "dn":
-			v = u.DN()
-		default:
-			return User{}, false
+		if get(u) == value {
+			return u, true
 		}
-		if v == value && value != "" {
+	}
+	return User{}, false
+}
+
+// userByDN finds a user by distinguished name, for the config-api's
+// /session/user/{userDn}. A DN is not an attribute: userBy does not take it.
+func (s *Server) userByDN(dn string) (User, bool) {
+	for _, u := range s.users {
+		if dn != "" && u.DN() == dn {
 			return u, true
 		}
 	}

@@ -1,6 +1,7 @@
 package idpsim
 
 import (
+	"net/http"
 	"slices"
 	"time"
 )
@@ -99,8 +100,11 @@ func earliest(old, t time.Time) time.Time {
 }
 
 // effect turns what a revocation endpoint promises into what the faulty server
-// does, and when it takes effect. Faults are read once per revocation.
-func (s *Server) effect(k kill) (kill, time.Time) {
+// does, and when it takes effect: the delay fault's Delay after the revoke
+// request r arrived (before any slow fault held it up). A kill time already
+// past when the revocation is processed (slow > delay) takes effect at once.
+// Faults are read once per revocation.
+func (s *Server) effect(r *http.Request, k kill) (kill, time.Time) {
 	f := s.Faults()
 	if f.IgnoreRevocation {
 		return kill{}, time.Time{}
@@ -111,7 +115,7 @@ func (s *Server) effect(k kill) (kill, time.Time) {
 	if f.KeepRefresh {
 		k.refresh = false
 	}
-	return k, s.now().Add(f.Delay)
+	return k, s.arrival(r).Add(f.Delay)
 }
 
 // pending is the grant's next kill: a kill that already took effect no longer
@@ -139,9 +143,12 @@ func killGrantLocked(g *grant, k kill, at, now time.Time) {
 
 // ---- revocation helpers for vendor emulations (faults applied inside) ----
 
+// The helpers take the revoke request r: their kill time counts from its
+// arrival (effect).
+
 // revokeGrant kills the grant's tokens as k says.
-func (s *Server) revokeGrant(grantID string, k kill) {
-	k, at := s.effect(k)
+func (s *Server) revokeGrant(r *http.Request, grantID string, k kill) {
+	k, at := s.effect(r, k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g, ok := s.st.grants[grantID]; ok {
@@ -151,9 +158,9 @@ func (s *Server) revokeGrant(grantID string, k kill) {
 
 // revokeUser kills every session of the user (any state) when k.sessions, and
 // the tokens of every grant of the user as k says (Janssen global token
-// revocation is revokeUser(inum, killAll)).
-func (s *Server) revokeUser(inum string, k kill) {
-	k, at := s.effect(k)
+// revocation is revokeUser(r, inum, killAll)).
+func (s *Server) revokeUser(r *http.Request, inum string, k kill) {
+	k, at := s.effect(r, k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -175,8 +182,8 @@ func (s *Server) revokeUser(inum string, k kill) {
 // tokens, as k says, of the grants issued from them. Grants without a session
 // (ROPC, client_credentials) are never touched. It returns how many live
 // sessions matched, whatever the faults did.
-func (s *Server) revokeSessions(match func(*session) bool, k kill) int {
-	k, at := s.effect(k)
+func (s *Server) revokeSessions(r *http.Request, match func(*session) bool, k kill) int {
+	k, at := s.effect(r, k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()

@@ -39,9 +39,9 @@ func (s *Server) routeHydra(mux *http.ServeMux) {
 		}
 		delay, everything := v.get()
 		if everything {
-			s.revokeWhere(killAll, delay, userSessions(subject), userGrants(subject))
+			s.revokeWhere(r, killAll, delay, userSessions(subject), userGrants(subject))
 		} else {
-			s.revokeWhere(kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
+			s.revokeWhere(r, kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
 				return g.user == subject && (all || g.client == client)
 			})
 		}
@@ -60,9 +60,9 @@ func (s *Server) routeHydra(mux *http.ServeMux) {
 		match := func(ss *session) bool { return (subject != "" && ss.user == subject) || (sid != "" && ss.sid == sid) }
 		delay, everything := v.get()
 		if everything {
-			s.revokeWhere(killAll, delay, match, func(g *grant) bool { return subject != "" && g.user == subject })
+			s.revokeWhere(r, killAll, delay, match, func(g *grant) bool { return subject != "" && g.user == subject })
 		} else {
-			s.revokeWhere(kill{sessions: true}, delay, match, nil)
+			s.revokeWhere(r, kill{sessions: true}, delay, match, nil)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})

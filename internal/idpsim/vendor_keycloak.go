@@ -86,11 +86,11 @@ func (s *Server) handleKeycloakLogout(w http.ResponseWriter, r *http.Request, v 
 	// Keycloak's user logout sends back-channel logout (endpoints.md §3):
 	// the targets are collected now, while the sessions live, and sent
 	// when the handler returns, after the revocation.
-	defer s.sendLogoutTokens(issuer(r), delay, s.logoutTargets(userSessions(u.Inum)))
+	defer s.sendLogoutTokens(r, delay, s.logoutTargets(userSessions(u.Inum)))
 	if all {
-		s.revokeWhere(killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
+		s.revokeWhere(r, killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
 	} else {
-		s.revokeWhere(killAll, delay, userSessions(u.Inum), func(g *grant) bool { return g.user == u.Inum && !g.offline })
+		s.revokeWhere(r, killAll, delay, userSessions(u.Inum), func(g *grant) bool { return g.user == u.Inum && !g.offline })
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -112,9 +112,9 @@ func (s *Server) handleKeycloakConsent(w http.ResponseWriter, r *http.Request, v
 	delay, all := v.get()
 	var n int
 	if all {
-		_, n = s.revokeWhere(killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
+		_, n = s.revokeWhere(r, killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
 	} else {
-		_, n = s.revokeWhere(kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
+		_, n = s.revokeWhere(r, kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
 			return g.user == u.Inum && g.client == client && g.offline
 		})
 	}
@@ -220,12 +220,13 @@ func userGrants(inum string) func(*grant) bool {
 // revokeWhere is the vendors' revocation helper: it kills, as k says and
 // the faults allow, the sessions that sess matches and the tokens of the
 // grants that gr matches (nil matches nothing). The kill takes effect after
-// the faults' delay plus after, measured from now: an asynchronous vendor is
+// the faults' delay plus after, measured from the arrival of the revoke
+// request r: an asynchronous vendor is
 // a kill time in the future, not a goroutine. It returns how many live
 // sessions and how many grants with a live token matched, whatever the
 // faults did.
-func (s *Server) revokeWhere(k kill, after time.Duration, sess func(*session) bool, gr func(*grant) bool) (sessions, grants int) {
-	k, at := s.effect(k)
+func (s *Server) revokeWhere(r *http.Request, k kill, after time.Duration, sess func(*session) bool, gr func(*grant) bool) (sessions, grants int) {
+	k, at := s.effect(r, k)
 	if !at.IsZero() {
 		at = at.Add(after)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -12,6 +13,7 @@ import (
 //	POST   /okta/oauth2/v1/token                               the admin's client_credentials token (org AS)
 //	DELETE /okta/api/v1/users/{id}/sessions?oauthTokens=true   204; 404 E0000007; 403 E0000006; 401 E0000011
 //	POST   /okta/oauth2/v1/global-token-revocation             {"sub_id":{"format":"opaque","id":…}} → 204
+//	                                                           {"sub_id":{"format":"email","email":…}} → 204
 //	GET|PUT /okta/_sim                                         the emulation's switches (vendorSim)
 //
 // The session delete authenticates with "SSWS <api token>" (the simulator's
@@ -19,8 +21,13 @@ import (
 // holding okta.users.manage. It ends every session of the user, and the
 // user's tokens only with oauthTokens=true (default false, as Okta).
 // Global token revocation (Bearer, okta.universalLogout.manage) ends every
-// session and token of the user. An Okta user id is the simulator's inum;
-// the login (uid or mail) is accepted too.
+// session and token of the user. Its sub_id is an RFC 9493 subject
+// identifier: "opaque" carries the Okta user id in "id", "email" the address
+// in "email"; any other member set is a 400 (E0000001). Okta documents
+// opaque (and iss_sub for third-party IdP users, not emulated); the email
+// format is RFC 9493's, and whether Okta accepts it is unconfirmed. An Okta
+// user id is the simulator's inum; the session delete also accepts the
+// login (uid or mail).
 
 const (
 	oktaPrefix            = "/okta"
@@ -89,7 +96,7 @@ func (s *Server) handleOktaSessions(w http.ResponseWriter, r *http.Request, v *v
 	if all || r.URL.Query().Get("oauthTokens") == "true" {
 		k = killAll
 	}
-	s.revokeWhere(k, delay, userSessions(u.Inum), userGrants(u.Inum))
+	s.revokeWhere(r, k, delay, userSessions(u.Inum), userGrants(u.Inum))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -97,34 +104,53 @@ func (s *Server) handleOktaGTR(w http.ResponseWriter, r *http.Request, v *vendor
 	if s.revoke500(w) || !s.oktaAuth(w, r, scopeOktaLogoutManage, false) {
 		return
 	}
-	var req struct {
-		SubID *struct {
-			Format string `json:"format"`
-			ID     string `json:"id"`
-		} `json:"sub_id"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.SubID == nil || req.SubID.ID == "" {
-		writeOktaError(w, http.StatusBadRequest, "E0000001", "Api validation failed: sub_id")
-		return
-	}
-	var (
-		u  User
-		ok bool
-	)
-	switch req.SubID.Format {
-	case "opaque":
-		u, ok = s.userBy("inum", req.SubID.ID)
-	case "email":
-		u, ok = s.userBy("mail", req.SubID.ID)
-	default:
-		writeOktaError(w, http.StatusBadRequest, "E0000001", "Api validation failed: sub_id.format "+req.SubID.Format+" is not supported")
+	u, ok, problem := s.oktaSubject(r)
+	if problem != "" {
+		writeOktaError(w, http.StatusBadRequest, "E0000001", "Api validation failed: "+problem)
 		return
 	}
 	if !ok {
-		writeOktaError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found: "+req.SubID.ID+" (User)")
+		writeOktaError(w, http.StatusNotFound, "E0000007", "Not found: Resource not found (User)")
 		return
 	}
 	delay, _ := v.get()
-	s.revokeWhere(killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
+	s.revokeWhere(r, killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// oktaSubject reads the RFC 9493 sub_id of a global token revocation: the
+// member set must be exactly what the format defines (RFC 9493 §3.2.4
+// opaque = format + id, §3.2.2 email = format + email), each a non-empty
+// string.
+// problem is the validation failure; ok says whether the user exists.
+func (s *Server) oktaSubject(r *http.Request) (u User, ok bool, problem string) {
+	var req struct {
+		SubID map[string]json.RawMessage `json:"sub_id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.SubID == nil {
+		return User{}, false, "sub_id"
+	}
+	str := func(name string) string {
+		var v string
+		if raw, found := req.SubID[name]; !found || json.Unmarshal(raw, &v) != nil {
+			return ""
+		}
+		return v
+	}
+	format := str("format")
+	members := map[string]string{"opaque": "id", "email": "email"}
+	member, known := members[format]
+	if !known {
+		return User{}, false, "sub_id.format: " + strconv.Quote(format) + " is not supported (opaque, email)"
+	}
+	value := str(member)
+	if value == "" || len(req.SubID) != 2 {
+		return User{}, false, "sub_id: format " + format + " takes exactly the members format and " + member
+	}
+	if format == "opaque" {
+		u, ok = s.userBy("inum", value)
+	} else {
+		u, ok = s.userBy("mail", value)
+	}
+	return u, ok, ""
 }

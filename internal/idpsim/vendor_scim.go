@@ -162,7 +162,7 @@ func (s *Server) handleSCIMPatchUser(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.setSCIMActive(u.Inum, false)
-		s.revokeUser(u.Inum, killAll)
+		s.revokeUser(r, u.Inum, killAll)
 	} else {
 		s.setSCIMActive(u.Inum, true)
 	}

@@ -52,7 +52,7 @@ func (s *Server) handleWebhookOffboard(w http.ResponseWriter, r *http.Request) {
 		body.By = "uid"
 	}
 	if u, ok := s.userBy(body.By, body.User); ok {
-		s.revokeUser(u.Inum, killAll)
+		s.revokeUser(r, u.Inum, killAll)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted"})
 }

@@ -63,7 +63,7 @@ func init() {
 		{deleteRefreshTokens, "auth0-delete-refresh-tokens", "Auth0 DELETE /api/v2/users/{id}/refresh-tokens: revokes the user's refresh tokens, asynchronously"},
 		{revokeAccess, "auth0-revoke-access", "Auth0 POST /api/v2/users/{id}/revoke-access: ends the user's sessions and refresh tokens, asynchronously"},
 	} {
-		driver.Register(driver.Info{Kind: k.name, Summary: k.summary, Params: params,
+		driver.Register(driver.Info{Kind: k.name, Summary: k.summary, Params: params, Doc: "docs/drivers-vendors.md#auth0",
 			New: func(p driver.Params) (driver.Driver, error) { return newDriver(p, k.kind) }})
 	}
 }

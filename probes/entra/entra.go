@@ -42,6 +42,7 @@ func init() {
 		Summary: "Entra (Graph) POST /users/{id}/revokeSignInSessions: invalidates refresh tokens and session cookies, within minutes",
 		Params:  []string{"attribute", "token_url", "scope"},
 		New:     newDriver,
+		Doc:     "docs/drivers-vendors.md#microsoft-entra-id",
 	})
 }
 

@@ -27,7 +27,7 @@ func init() {
 // gtr is POST /restv1/global-token-revocation with
 // {"sub_id":{"format":"<user attribute>","id":"<value>"}} (§1.4).
 type gtr struct {
-	format    string // the Janssen user attribute: uid, mail, inum…
+	format    string // the Janssen user attribute: uid, mail, inum… (an attribute name: "email" matches nobody)
 	attribute string // the canary attribute holding its value
 }
 

@@ -23,7 +23,7 @@ func init() {
 // revokeSession is POST /restv1/revoke_session with the form
 // user_criterion_key=<user attribute>&user_criterion_value=<value> (§1.3).
 type revokeSession struct {
-	key       string // the Janssen user attribute: uid, mail, inum…
+	key       string // the Janssen user attribute: uid, mail, inum… (an attribute name: "email" matches nobody)
 	attribute string // the canary attribute holding its value
 }
 

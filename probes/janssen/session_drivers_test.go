@@ -188,6 +188,14 @@ func TestRevokeSession(t *testing.T) {
 		p := probetest.Probe(t, base, kind, map[string]string{"key": "mail"}, sessions)
 		want(t, p, 2, verdict.Pass, verdict.ReasonNone)
 	})
+	// "email" is the claim, not a user attribute: no user matches, Janssen
+	// answers 200 and ends no session (§1.3).
+	t.Run("key email: 200, nothing dies", func(t *testing.T) {
+		t.Parallel()
+		_, base := probetest.Sim(t)
+		p := probetest.Probe(t, base, kind, map[string]string{"key": "email", "attribute": "mail"}, sessions, short)
+		want(t, p, 1, verdict.Fail, verdict.SessionStillAlive)
+	})
 	t.Run("attribute missing", func(t *testing.T) {
 		t.Parallel()
 		_, base := probetest.Sim(t)

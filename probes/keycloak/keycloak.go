@@ -44,6 +44,10 @@ func init() {
 		Summary: "Keycloak POST /admin/realms/{realm}/users/{id}/logout: ends the user's online sessions and their tokens",
 		Params:  []string{"base", "realm", "admin_realm"},
 		New:     func(p driver.Params) (driver.Driver, error) { return newDriver(p, false) },
+		Doc:     "docs/drivers-vendors.md#keycloak",
+		// Offline sessions are a separate stream the logout does not touch
+		// (endpoints.md §3).
+		KeepsOfflineTokens: true,
 	})
 	driver.Register(driver.Info{
 		Kind:    "keycloak-offline-consent",

@@ -17,11 +17,12 @@
 //   - scope: the scope requested for auth=oauth; default okta.users.manage.
 //
 // okta-global-token-revocation: POST {base}/oauth2/v1/global-token-revocation
-// with {"sub_id":{"format":"opaque","id":"<user id>"}}, bearer from the
+// with an RFC 9493 subject identifier, {"sub_id":{"format":"opaque","id":"<user id>"}}
+// or {"sub_id":{"format":"email","email":"<address>"}}, bearer from the
 // client-credentials grant with scope okta.universalLogout.manage; 204.
 // Params: attribute, token_url, scope (default okta.universalLogout.manage),
 // format: opaque (default, the Okta user id) or email (then the attribute
-// defaults to mail).
+// defaults to mail). Okta documents opaque; email is RFC 9493's shape.
 //
 // {base} is the endpoint's url when set (e.g. https://acme.okta.com), else
 // the issuer's origin.
@@ -190,13 +191,23 @@ func (d *gtr) Revoke(ctx context.Context, env *driver.Env) error {
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"sub_id": map[string]string{"format": d.format, "id": id}}
+		body := map[string]any{"sub_id": subID(d.format, id)}
 		env.Sending()
 		if _, err := wire.Call(ctx, env.HTTP, wire.Request{Op: op, Method: http.MethodPost, URL: u, Auth: auth, JSON: body}, http.StatusNoContent); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// subID is the RFC 9493 subject identifier of the format: the value's
+// member is named by the format (§3.2.4 opaque: "id", §3.2.2 email: "email").
+func subID(format, value string) map[string]string {
+	member := "id"
+	if format == "email" {
+		member = "email"
+	}
+	return map[string]string{"format": format, member: value}
 }
 
 func baseURL(env *driver.Env, op string) (string, error) {

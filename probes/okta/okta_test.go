@@ -44,7 +44,11 @@ func TestOktaGlobalTokenRevocation(t *testing.T) {
 	const kind = "okta-global-token-revocation"
 	Run(t, "/okta", []Case{
 		{Name: "pass", Kind: kind, Opts: opts{probetest.CodeLogin}, Result: verdict.Pass, Reason: verdict.ReasonNone},
+		{Name: "opaque", Kind: kind, Params: driver.Params{"format": "opaque"}, Result: verdict.Pass, Reason: verdict.ReasonNone},
+		// RFC 9493 email: {"format":"email","email":…}; the simulator
+		// refuses {"format":"email","id":…} with 400.
 		{Name: "email", Kind: kind, Params: driver.Params{"format": "email"}, Result: verdict.Pass, Reason: verdict.ReasonNone},
+		{Name: "email/unknown-address", Kind: kind, Params: driver.Params{"format": "email"}, Opts: opts{Attr("mail", "ghost@example.com")}, Result: verdict.Error, Reason: verdict.RevokeHTTPError, Detail: "answered 404"},
 		{Name: "ignore-revocation", Kind: kind, Faults: []string{"ignore-revocation"}, Opts: opts{Short}, Result: verdict.Fail, Reason: verdict.AccessTokenStillActive},
 		{Name: "keep-refresh", Kind: kind, Faults: []string{"keep-refresh"}, Opts: opts{Short, RefreshOnly}, Result: verdict.Fail, Reason: verdict.RefreshTokenStillWorks},
 		{Name: "keep-access", Kind: kind, Faults: []string{"keep-access"}, Opts: opts{Short}, Result: verdict.Fail, Reason: verdict.AccessTokenStillActive},

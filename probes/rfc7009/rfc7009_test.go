@@ -2,6 +2,7 @@ package rfc7009_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,6 +142,66 @@ func TestErrorAnswers(t *testing.T) {
 			p := probetest.Probe(t, base, "rfc7009", tc.params, tc.opts...)
 			if r := probe.Run(context.Background(), p); r.Result != verdict.Error || r.Reason != tc.reason {
 				t.Fatalf("got %s/%s, want error/%s (%s)", r.Result, r.Reason, tc.reason, r.Detail)
+			}
+		})
+	}
+}
+
+// TestDefaultProfileUnderFaults: each simulator fault that breaks what the
+// default profile promises fails the probe with the artifact it spared;
+// a fault outside the promise, or a delay within the deadline, passes.
+// Default profiles: token=refresh_token promises the refresh token and
+// (RFC 7009 §2.1 SHOULD) the grant's access tokens; token=access_token
+// promises the access token only (the refresh token MAY survive).
+func TestDefaultProfileUnderFaults(t *testing.T) {
+	cases := []struct {
+		token  string
+		faults []string
+		opts   []probetest.Option
+		result verdict.Result
+		reason verdict.Reason
+	}{
+		{"refresh_token", []string{"ignore-revocation"}, []probetest.Option{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{"refresh_token", []string{"ignore-revocation"}, []probetest.Option{short, refreshCheckOnly}, verdict.Fail, verdict.RefreshTokenStillWorks},
+		{"refresh_token", []string{"keep-access"}, []probetest.Option{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{"refresh_token", []string{"keep-refresh"}, []probetest.Option{short}, verdict.Fail, verdict.RefreshTokenStillWorks},
+		{"refresh_token", []string{"delay=5s"}, []probetest.Option{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{"refresh_token", []string{"delay=5s"}, []probetest.Option{short, refreshCheckOnly}, verdict.Fail, verdict.RefreshTokenStillWorks},
+		{"refresh_token", []string{"delay=150ms"}, nil, verdict.Pass, verdict.ReasonNone},
+		{"refresh_token", []string{"revoke-500"}, nil, verdict.Error, verdict.RevokeHTTPError},
+
+		{"access_token", []string{"ignore-revocation"}, []probetest.Option{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{"access_token", []string{"keep-access"}, []probetest.Option{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		// Outside the promise: the refresh token may survive an access
+		// token's revocation (TestJanssenHintDeviation has the stricter
+		// refresh_token: dies override failing on it).
+		{"access_token", []string{"keep-refresh"}, nil, verdict.Pass, verdict.ReasonNone},
+		{"access_token", []string{"delay=5s"}, []probetest.Option{short}, verdict.Fail, verdict.AccessTokenStillActive},
+		{"access_token", []string{"delay=150ms"}, nil, verdict.Pass, verdict.ReasonNone},
+		{"access_token", []string{"revoke-500"}, nil, verdict.Error, verdict.RevokeHTTPError},
+	}
+	for _, tc := range cases {
+		name := tc.token + "/" + tc.faults[0]
+		if len(tc.opts) > 1 {
+			name += "/refresh check only"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, base := probetest.Sim(t, tc.faults...)
+			p := probetest.Probe(t, base, "rfc7009", driver.Params{"token": tc.token}, tc.opts...)
+			r := probe.Run(context.Background(), p)
+			if r.Result != tc.result || r.Reason != tc.reason {
+				t.Fatalf("got %s/%s, want %s/%s (%s)", r.Result, r.Reason, tc.result, tc.reason, r.Detail)
+			}
+			if r.Result == verdict.Pass {
+				probetest.AssertAliveThenDead(t, r)
+				// A delay within the deadline is waited out, not missed.
+				if d, ok := strings.CutPrefix(tc.faults[0], "delay="); ok {
+					want, _ := time.ParseDuration(d)
+					if got := time.Duration(*r.PropagationSeconds * float64(time.Second)); got < want {
+						t.Fatalf("propagation %s, below the emulated delay %s", got, want)
+					}
+				}
 			}
 		})
 	}

@@ -32,6 +32,7 @@ func init() {
 		// (header_X-Api-Key): every header value is treated as a secret.
 		SecretParamPrefixes: []string{headerPrefix},
 		New:                 newWebhook,
+		Doc:                 "docs/drivers-generic.md#webhook-any-http-automation-that-should-end-in-revocation",
 	})
 }
 
