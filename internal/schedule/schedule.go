@@ -44,6 +44,14 @@ type Coordinator interface {
 	Acquire(ctx context.Context, p *probe.Probe, tick time.Time) (release func(), skip string, err error)
 }
 
+// ProbeSetter is a Coordinator that wants to know every loaded probe:
+// Load tells it, at start and at each reload, before scheduling them.
+// (The Redis coordinator sizes its wait after Redis lost its data from the
+// timeouts of the probes sharing each canary user.)
+type ProbeSetter interface {
+	SetProbes(probes []*probe.Probe)
+}
+
 // Options configure a Scheduler.
 type Options struct {
 	Recorders   []Recorder
@@ -143,6 +151,9 @@ func (s *Scheduler) Load(probes []*probe.Probe) error {
 	}
 	s.jobs = map[string]gocron.Job{}
 	s.byJob = map[uuid.UUID]*probe.Probe{}
+	if ps, ok := s.opts.Coordinator.(ProbeSetter); ok {
+		ps.SetProbes(probes)
+	}
 	for _, p := range probes {
 		p := p
 		// Per probe, with a margin: loading 10,000 probes takes long

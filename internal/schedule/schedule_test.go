@@ -226,3 +226,43 @@ func TestShutdownDoesNotRecordAbandonedRuns(t *testing.T) {
 		}
 	}
 }
+
+// probeSetter is an in-process coordinator that records what Load told it.
+type probeSetter struct {
+	*LocalCoordinator
+	mu     sync.Mutex
+	loaded [][]string
+}
+
+func (p *probeSetter) SetProbes(probes []*probe.Probe) {
+	var ids []string
+	for _, pr := range probes {
+		ids = append(ids, pr.ID())
+	}
+	p.mu.Lock()
+	p.loaded = append(p.loaded, ids)
+	p.mu.Unlock()
+}
+
+// TestLoadTellsTheCoordinator: a coordinator that sizes its waits from
+// the probes (Redis, after a data loss) learns every probe at each Load,
+// before any of them can run.
+func TestLoadTellsTheCoordinator(t *testing.T) {
+	ps := &probeSetter{LocalCoordinator: NewLocalCoordinator()}
+	s, err := New(Options{Coordinator: ps, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	if err := s.Load([]*probe.Probe{testProbe("a", time.Minute), testProbe("b", time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load([]*probe.Probe{testProbe("c", time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if got := fmt.Sprint(ps.loaded); got != "[[a/e b/e] [c/e]]" {
+		t.Fatalf("SetProbes calls %s, want [[a/e b/e] [c/e]]", got)
+	}
+}

@@ -11,6 +11,9 @@
 //     next tick on (within one interval);
 //   - Redis stopped: no replica probes, /metrics says
 //     revprober_coordination_up{backend="redis"} 0; Redis back: probing resumes.
+//   - a new data epoch (the first start on a fresh Redis, Redis back empty):
+//     no run starts before the epoch's creation plus the probes' hold
+//     (timeout + clean-up bound + lock margin).
 //
 // Run it with `go test -tags redis -count=1 ./test/replicas/` (needs
 // redis-server on $PATH: apt-get install redis-server).
@@ -34,6 +37,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	rediscoord "github.com/revprober/revprober/internal/coord/redis"
 	"github.com/revprober/revprober/internal/schedule"
 )
 
@@ -42,6 +46,9 @@ const (
 	timeout  = time.Second
 	nProbes  = 20
 	replicas = 3
+	// hold is how long a probe waits after a new data epoch: its timeout,
+	// the clean-up bound and the coordinator's default lock margin (2 s).
+	hold = timeout + rediscoord.CleanupBound + 2*time.Second
 )
 
 // record is the part of an evidence line this test reads.
@@ -244,6 +251,45 @@ func ticksIn(id string, from, to time.Time) []time.Time {
 	return out
 }
 
+// epochCreated reads the creation time of the data epoch in Redis
+// ("<id>.<created ms>.<run_id>"), waiting for a replica to write it.
+func (e *env) epochCreated(prefix string) time.Time {
+	e.t.Helper()
+	cl := redis.NewClient(&redis.Options{Addr: e.redisAt})
+	defer cl.Close()
+	var created time.Time
+	poll(e.t, 10*time.Second, "a data epoch in Redis", func() bool {
+		v, err := cl.Get(context.Background(), prefix+"epoch").Result()
+		if err != nil {
+			return false
+		}
+		parts := strings.SplitN(v, ".", 3)
+		var ms int64
+		if len(parts) != 3 || len(parts[2]) != 40 {
+			e.t.Fatalf("epoch %q: not <id>.<created ms>.<run_id>", v)
+		}
+		if _, err := fmt.Sscan(parts[1], &ms); err != nil {
+			e.t.Fatalf("epoch %q: %v", v, err)
+		}
+		created = time.UnixMilli(ms)
+		return true
+	})
+	return created
+}
+
+// noRunBefore fails for every run that started after from and before
+// the epoch created at created had waited out hold.
+func (e *env) noRunBefore(from, created time.Time, what string) {
+	e.t.Helper()
+	for _, r := range e.all() {
+		// 100 ms: Redis' clock is converted through one round trip.
+		if r.Run.Started.After(from) && r.Run.Started.Before(created.Add(hold-100*time.Millisecond)) {
+			e.t.Errorf("%s: %s started at %s, %s after the data epoch began (wait %s)", what, r.probe(),
+				r.Run.Started.Format("15:04:05.000"), r.Run.Started.Sub(created).Round(time.Millisecond), hold)
+		}
+	}
+}
+
 func TestReplicas(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found: apt-get install -y --no-install-recommends redis-server")
@@ -289,10 +335,30 @@ func TestReplicas(t *testing.T) {
 			return code == 200
 		})
 	}
-	// Every replica has joined the live set (one heartbeat) and scheduled
-	// its probes: from the next interval on, every tick must run.
-	windowStart := time.Now().Add(interval)
 	ids := probeIDs()
+	// A fresh Redis is a new data epoch (it cannot be told from one that
+	// lost its data): no replica probes before the epoch is hold old.
+	firstEpoch := e.epochCreated(prefix)
+	firstRun := poll(t, hold+4*interval, "every probe's first run", func() bool {
+		seen := map[string]bool{}
+		for _, r := range e.all() {
+			seen[r.probe()] = true
+		}
+		return len(seen) == len(ids)
+	})
+	var earliest time.Time
+	for _, r := range e.all() {
+		if earliest.IsZero() || r.Run.Started.Before(earliest) {
+			earliest = r.Run.Started
+		}
+	}
+	t.Logf("first start: the first run began %s after the data epoch (wait %s); every probe had run %s after the replicas were ready",
+		earliest.Sub(firstEpoch).Round(time.Millisecond), hold, firstRun.Round(time.Millisecond))
+	e.noRunBefore(time.Time{}, firstEpoch, "first start")
+	// Every replica has joined the live set, scheduled its probes and
+	// waited out the first epoch: from the next interval on, every tick
+	// must run.
+	windowStart := time.Now().Add(interval)
 
 	byProbe := func(recs []record) map[string][]record {
 		m := map[string][]record{}
@@ -430,8 +496,10 @@ func TestReplicas(t *testing.T) {
 	// started before the loss can have ended (the quarantine).
 	startAt := time.Now()
 	e.startRedis()
+	secondEpoch := e.epochCreated(prefix)
 	resumed := poll(t, 40*time.Second, "every probe running again", ranAfter(startAt))
 	t.Logf("Redis back; every probe ran again within %s", resumed.Round(time.Millisecond))
+	e.noRunBefore(startAt, secondEpoch, "Redis back empty")
 	for _, p := range survivors {
 		_, body := get("http://" + p.addr + "/metrics")
 		if !strings.Contains(body, `revprober_coordination_up{backend="redis"} 1`) {

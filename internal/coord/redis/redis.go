@@ -27,11 +27,27 @@
 //
 // When Redis is unreachable the replica does not probe: Acquire skips with
 // coordination_down, the state callback and a log line say so, and probing
-// resumes when a heartbeat succeeds again. If Redis came back empty (a
-// restart without persistence, a fail-over to an empty replica), the canary
-// locks held before are gone; the replica then waits for the longest probe
-// timeout (plus clean-up) it knows before probing again, so runs started
-// before the loss have ended.
+// resumes when a heartbeat succeeds again.
+//
+// The data epoch. Canary locks and tick claims live only in Redis: if Redis
+// comes back empty (a restart without persistence, a fail-over to an empty
+// replica) or with old data (a restored snapshot, a fail-over to a lagging
+// replica), the locks of runs still in flight are gone. Redis holds one
+// epoch value, "<random>.<created, Redis' clock in ms>.<run_id>", written by
+// a script that also reads Redis' own run_id (INFO server; it changes at
+// every start of a Redis process). The heartbeat replaces the epoch when it
+// is missing (data lost) or stamped with another run_id (Redis restarted or
+// failed over, whatever data it kept), so a restart is noticed by every
+// replica from Redis itself, not from what this replica saw before: a
+// replica that first meets Redis after the loss reads the same creation
+// time. A probe then runs only from the epoch's creation plus the longest
+// hold (timeout + clean-up + margin) of any loaded probe that shares one of
+// its canary users: no run started before the epoch can still use them.
+// A fresh Redis (the first start of a deployment) looks the same and waits
+// the same: it cannot be told from a loss. Every tick claim and every
+// canary lock taken is checked, in the same script, against the epoch and
+// the run_id, so nothing is claimed on a restarted Redis in the heartbeat
+// before the replacement.
 package rediscoord
 
 import (
@@ -43,6 +59,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,10 +115,14 @@ type Coordinator struct {
 	up         bool
 	known      bool      // up has been observed at least once
 	epoch      string    // the data epoch last seen in Redis
-	quarantine time.Time // no probing before this (Redis lost its state)
+	epochStart time.Time // its creation, on this replica's clock
+	noRunID    bool      // Redis did not report its run_id (warned once)
 	live       []string  // live replicas, from the last heartbeat
-	maxHold    time.Duration
-	onState    func(up bool)
+	// holds is, per canary key, the longest hold of any loaded probe
+	// using it (SetProbes); longest is the longest of all.
+	holds   map[string]time.Duration
+	longest time.Duration
+	onState func(up bool)
 
 	stop chan struct{}
 	done chan struct{}
@@ -160,6 +181,47 @@ func (c *Coordinator) SetStateFunc(f func(up bool)) {
 	}
 }
 
+// hold is how long a run of a probe with this timeout can use its canary:
+// the canary lock's expiry and the wait after a new epoch.
+func (c *Coordinator) hold(timeout time.Duration) time.Duration {
+	return timeout + CleanupBound + c.opts.LockMargin
+}
+
+// SetProbes tells the coordinator every loaded probe (schedule.Scheduler.Load
+// calls it at start and at each reload). After a new epoch a probe waits
+// for the longest hold of the probes that share any of its canary users:
+// only their runs, started before the epoch, can still be using them. A
+// probe that shares no user with a slower one does not wait for it (one
+// probe with a 20-minute timeout does not stop every probe for 20 minutes).
+//
+// The map is this replica's config, replaced at each reload: replicas are
+// assumed to load the same probes (they already must to agree on ticks).
+// Acquire also counts the probe's own hold, so a probe never waits less
+// than its own runs can last, even before SetProbes.
+func (c *Coordinator) SetProbes(probes []*probe.Probe) {
+	holds := map[string]time.Duration{}
+	var longest time.Duration
+	for _, p := range probes {
+		h := c.hold(p.Timeout)
+		longest = max(longest, h)
+		for _, k := range p.CanaryKeys() {
+			holds[k] = max(holds[k], h)
+		}
+	}
+	c.mu.Lock()
+	c.holds, c.longest = holds, longest
+	c.mu.Unlock()
+}
+
+// settledAt is when no run started before the current epoch can still use
+// any of keys, for a probe whose own runs hold them for hold. c.mu held.
+func (c *Coordinator) settledAt(keys []string, hold time.Duration) time.Time {
+	for _, k := range keys {
+		hold = max(hold, c.holds[k])
+	}
+	return c.epochStart.Add(hold)
+}
+
 // Start runs one heartbeat now, then one every Heartbeat until Close.
 // A Redis that is down at start is not an error: the replica waits for it
 // (skipping ticks as coordination_down) and says so.
@@ -208,24 +270,58 @@ func (c *Coordinator) key(parts ...string) string {
 	return k
 }
 
-// beat refreshes this replica's liveness, reads the live set and checks
-// that Redis still holds the data epoch seen before.
+// Lua shared by the scripts: Redis' run_id (INFO server), "" where the
+// server does not report it; the run_id an epoch value is stamped with, nil
+// for a value of another format. pcall: where INFO is refused, the script
+// goes on without run_id (no restart detection, see checkEpoch).
+const luaRunID = `
+local function server_run_id()
+  local ok, info = pcall(redis.call, 'INFO', 'server')
+  if not ok or type(info) ~= 'string' then return '' end
+  return string.match(info, 'run_id:(%w+)') or ''
+end
+local function stamped_run_id(e)
+  return string.match(e, '^%w+%.%d+%.(%w*)$')
+end
+`
+
+// epochScript returns the data epoch and Redis' clock (ms), first
+// replacing the epoch if it is missing (Redis lost its data) or stamped
+// with another run_id (Redis restarted or failed over, with whatever data
+// it kept). Every replica runs it; the first after a loss replaces, the
+// others read the replacement. KEYS[1]: the epoch; ARGV[1]: a fresh id.
+var epochScript = luaRunID + `
+local run = server_run_id()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local e = redis.call('GET', KEYS[1])
+if not e or stamped_run_id(e) ~= run then
+  e = ARGV[1] .. '.' .. string.format('%.0f', now) .. '.' .. run
+  redis.call('SET', KEYS[1], e)
+end
+return {e, now}`
+
+// beat refreshes this replica's liveness, reads the live set and the data
+// epoch (replacing it after a loss or a restart of Redis).
 func (c *Coordinator) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Heartbeat)
 	defer cancel()
 	now := c.opts.Now()
 	set := c.key("replicas")
-	fresh := newEpoch()
 	var live *redis.StringSliceCmd
-	var epoch *redis.StringCmd
-	_, err := c.opts.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, c.key("epoch"), fresh, 0)
-		epoch = p.Get(ctx, c.key("epoch"))
+	var epoch *redis.Cmd
+	_, err := c.opts.Client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		epoch = p.Eval(ctx, epochScript, []string{c.key("epoch")}, newEpoch())
 		p.ZAdd(ctx, set, redis.Z{Score: float64(now.UnixMilli()), Member: c.opts.Replica})
 		p.ZRemRangeByScore(ctx, set, "-inf", strconv.FormatInt(now.Add(-c.opts.ReplicaTTL).UnixMilli(), 10))
 		live = p.ZRange(ctx, set, 0, -1)
 		return nil
 	})
+	var e string
+	var redisNow int64
+	if err == nil {
+		e, redisNow, err = epochReply(epoch)
+	}
 	if err != nil {
 		c.setUp(false, err)
 		return
@@ -236,27 +332,73 @@ func (c *Coordinator) beat(ctx context.Context) {
 		c.live = append(c.live, c.opts.Replica)
 	}
 	c.mu.Unlock()
-	c.checkEpoch(epoch.Val())
+	c.checkEpoch(e, redisNow)
 	c.setUp(true, nil)
 }
 
-// checkEpoch notices that Redis lost its data (the epoch key changed) and
-// holds probing back until every run started before can have ended.
-func (c *Coordinator) checkEpoch(e string) {
+func epochReply(cmd *redis.Cmd) (string, int64, error) {
+	v, err := cmd.Slice()
+	if err != nil {
+		return "", 0, err
+	}
+	if len(v) != 2 {
+		return "", 0, fmt.Errorf("redis coordination: epoch script returned %v", v)
+	}
+	e, ok1 := v[0].(string)
+	now, ok2 := v[1].(int64)
+	if !ok1 || !ok2 {
+		return "", 0, fmt.Errorf("redis coordination: epoch script returned %v", v)
+	}
+	return e, now, nil
+}
+
+// parseEpoch splits "<id>.<created ms>.<run_id>".
+func parseEpoch(e string) (created int64, runID string, ok bool) {
+	parts := strings.SplitN(e, ".", 3)
+	if len(parts) != 3 {
+		return 0, "", false
+	}
+	created, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return created, parts[2], true
+}
+
+// checkEpoch adopts a new data epoch and its creation time, converted to
+// this replica's clock through Redis' clock read in the same script (so
+// the skew between Redis and the replicas does not count).
+func (c *Coordinator) checkEpoch(e string, redisNow int64) {
+	local := c.opts.Now()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if e == "" || e == c.epoch {
+		c.mu.Unlock()
 		return
 	}
 	first := c.epoch == ""
+	created, runID, ok := parseEpoch(e)
+	age := time.Duration(redisNow-created) * time.Millisecond
+	if !ok || age < 0 {
+		age = 0 // unreadable: as if created now, the cautious side
+	}
 	c.epoch = e
+	c.epochStart = local.Add(-age)
+	longest := c.longest
+	warnRunID := runID == "" && !c.noRunID
+	if runID == "" {
+		c.noRunID = true
+	}
+	c.mu.Unlock()
+	if warnRunID {
+		c.opts.Logger.Warn("Redis does not report its run_id (INFO server); a Redis restart that keeps old data (a restored snapshot, a fail-over to a lagging replica) is not detected",
+			"backend", "redis")
+	}
 	if first {
+		c.opts.Logger.Info("coordination data epoch", "backend", "redis", "epoch_age", age.Round(time.Millisecond))
 		return
 	}
-	wait := c.maxHold
-	c.quarantine = c.opts.Now().Add(wait)
-	c.opts.Logger.Warn("coordination backend lost its state (Redis restarted empty?); not probing until runs started before have ended",
-		"backend", "redis", "wait", wait)
+	c.opts.Logger.Warn("coordination backend lost its state or restarted (Redis restarted, restored or failed over); each probe waits until runs started before on its canaries can have ended",
+		"backend", "redis", "longest_wait", longest)
 }
 
 // setUp records reachability, logs transitions and tells the callback.
@@ -299,11 +441,15 @@ func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {
 	return release, skip == "" && err == nil
 }
 
-// claimScript claims a tick only within the data epoch this replica knows:
-// after Redis lost its data, no claim succeeds until the heartbeat has
-// seen the new epoch and the quarantine has begun.
-var claimScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+// claimScript claims a tick only within the data epoch this replica knows,
+// on the Redis process that epoch was stamped by: after Redis lost its
+// data or restarted, no claim succeeds until the heartbeat has replaced
+// the epoch and this replica has begun to wait. Without KEYS[2] it only
+// checks (after taking the canary locks).
+var claimScript = redis.NewScript(luaRunID + `
+local e = redis.call('GET', KEYS[1])
+if e ~= ARGV[1] or stamped_run_id(e) ~= server_run_id() then return -1 end
+if #KEYS < 2 then return 1 end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0`)
 
@@ -311,23 +457,21 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 	// The lock outlives the whole run, clean-up included, even if no
 	// extension gets through (a partition): it must not expire while the
 	// run still uses the canary.
-	hold := timeout + CleanupBound + c.opts.LockMargin
+	hold := c.hold(timeout)
 	c.mu.Lock()
-	if hold > c.maxHold {
-		c.maxHold = hold
-	}
-	up, epoch, quarantine, live := c.up, c.epoch, c.quarantine, c.live
+	up, epoch, live := c.up, c.epoch, c.live
+	settled := c.settledAt(canaries, hold)
 	c.mu.Unlock()
 	if !up || epoch == "" {
 		return nil, schedule.SkipCoordinationDown, errors.New("redis coordination: Redis unreachable")
 	}
-	if c.opts.Now().Before(quarantine) {
-		return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: Redis lost its state; waiting until %s", quarantine.Format(time.RFC3339))
+	if c.opts.Now().Before(settled) {
+		return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: Redis' data is new (first start, data lost or Redis restarted); a run started before may still use this canary until %s", settled.Format(time.RFC3339))
 	}
 	if tick.IsZero() {
 		// A run outside the schedule (run-now): no tick to claim, only the
 		// canary, and only if it is free now.
-		return c.lockCanaries(ctx, canaries, hold, c.opts.Now())
+		return c.lockCanaries(ctx, id, canaries, hold, c.opts.Now(), epoch)
 	}
 
 	// Wait for our preference rank, counted from the tick, not from now.
@@ -360,13 +504,16 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 	}
 	// The tick is ours. Wait for the canary up to the point where the run
 	// would still end before the next tick (as the in-process coordinator).
-	return c.lockCanaries(ctx, canaries, hold, tick.Add(interval-timeout))
+	return c.lockCanaries(ctx, id, canaries, hold, tick.Add(interval-timeout), epoch)
 }
 
 // lockCanaries takes the redsync mutex of every canary user, in the
 // given (sorted) order so overlapping groups cannot deadlock, retrying
 // each until deadline (at least one try), and returns their release.
-func (c *Coordinator) lockCanaries(ctx context.Context, canaries []string, hold time.Duration, deadline time.Time) (func(), string, error) {
+// Once it holds them all it checks that Redis is still the one of epoch:
+// a Redis restarted with old data during the wait would hand out a lock
+// that a run in flight held before the restart.
+func (c *Coordinator) lockCanaries(ctx context.Context, id string, canaries []string, hold time.Duration, deadline time.Time, epoch string) (func(), string, error) {
 	var held []*redsync.Mutex
 	for _, canary := range canaries {
 		m := c.rs.NewMutex(c.key("canary", canary), redsync.WithExpiry(hold), redsync.WithTries(1))
@@ -375,6 +522,17 @@ func (c *Coordinator) lockCanaries(ctx context.Context, canaries []string, hold 
 			return nil, skip, err
 		}
 		held = append(held, m)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.opts.Heartbeat)
+	res, err := claimScript.Run(cctx, c.opts.Client, []string{c.key("epoch")}, epoch).Int()
+	cancel()
+	if err != nil || res < 0 {
+		c.unlock(held)
+		if err != nil {
+			c.setUp(false, err)
+			return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: checking the epoch: %w", err)
+		}
+		return nil, schedule.SkipCoordinationDown, errors.New("redis coordination: Redis lost its state or restarted while taking the canary; waiting for the heartbeat")
 	}
 	// Keep the locks while the run lasts.
 	stop := make(chan struct{})
@@ -394,8 +552,11 @@ func (c *Coordinator) lockCanaries(ctx context.Context, canaries []string, hold 
 					ok, err := m.ExtendContext(ectx)
 					cancel()
 					if !ok || err != nil {
+						// Logged only: the coordinator does not see the
+						// run record, and its one metrics hook is the
+						// reachability callback.
 						c.opts.Logger.Warn("canary lock could not be extended; it still holds until the run's timeout and clean-up have passed",
-							"backend", "redis", "err", err)
+							"backend", "redis", "probe", id, "err", err)
 					}
 				}
 			}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/revprober/revprober/internal/probe"
@@ -25,9 +27,47 @@ const (
 type fixture struct {
 	mr     *miniredis.Miniredis
 	coords []*Coordinator
+	runID  atomic.Pointer[string]
 }
 
+// newFixture is an established deployment: Redis holds a data epoch
+// created an hour ago, so no run of before can still be going. (miniredis
+// does not report a run_id: the epoch is stamped with none.)
 func newFixture(t *testing.T, replicas ...string) *fixture {
+	t.Helper()
+	f := newEmptyFixture(t, replicas...)
+	f.seed()
+	return f
+}
+
+// seed writes an epoch created an hour ago, stamped with the run_id
+// miniredis reports now.
+func (f *fixture) seed() {
+	id := ""
+	if p := f.runID.Load(); p != nil {
+		id = *p
+	}
+	f.mr.Set("revprober:epoch", fmt.Sprintf("seed.%d.%s", time.Now().Add(-time.Hour).UnixMilli(), id))
+}
+
+// serveRunID makes miniredis answer INFO server with run_id id, as a Redis
+// process does (miniredis has no server section). Changing id is a restart
+// of Redis that kept whatever data miniredis holds.
+func (f *fixture) serveRunID(id string) {
+	if f.runID.Swap(&id) != nil {
+		return
+	}
+	f.mr.Server().SetPreHook(func(c *server.Peer, cmd string, args ...string) bool {
+		if cmd != "INFO" || len(args) != 1 || !strings.EqualFold(args[0], "server") {
+			return false
+		}
+		c.WriteBulk("# Server\r\nredis_version:7.0.15\r\nrun_id:" + *f.runID.Load() + "\r\ntcp_port:6379\r\n")
+		return true
+	})
+}
+
+// newEmptyFixture is a Redis that holds nothing yet.
+func newEmptyFixture(t *testing.T, replicas ...string) *fixture {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	f := &fixture{mr: mr}
@@ -37,14 +77,18 @@ func newFixture(t *testing.T, replicas ...string) *fixture {
 	return f
 }
 
-func (f *fixture) add(t *testing.T, replica string) *Coordinator {
+func (f *fixture) add(t *testing.T, replica string, opts ...func(*Options)) *Coordinator {
 	t.Helper()
 	cl := redis.NewClient(&redis.Options{Addr: f.mr.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = cl.Close() })
-	c, err := New(Options{
+	o := Options{
 		Client: cl, Replica: replica, Heartbeat: 100 * time.Millisecond, Stagger: 30 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,17 +423,20 @@ func TestRedisLostState(t *testing.T) {
 	if skip != schedule.SkipCoordinationDown {
 		t.Fatalf("right after the loss: skip %q, want coordination_down", skip)
 	}
+	c.mu.Lock()
+	before := c.epoch
+	c.mu.Unlock()
 	waitFor(t, 2*time.Second, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return !c.quarantine.IsZero()
+		return c.epoch != before
 	})
 	_, skip, _ = c.acquire(context.Background(), "t/e", []string{"k"}, interval, timeout, time.Now())
 	if skip != schedule.SkipCoordinationDown {
 		t.Fatalf("in quarantine: skip %q, want coordination_down", skip)
 	}
 	c.mu.Lock()
-	q := c.quarantine
+	q := c.settledAt([]string{"k"}, c.hold(timeout))
 	c.mu.Unlock()
 	if want := timeout + c.opts.LockMargin + CleanupBound; q.Sub(time.Now()) > want || q.Sub(time.Now()) < want-time.Second {
 		t.Fatalf("quarantine ends in %s, want about %s", time.Until(q), want)
@@ -456,7 +503,160 @@ func TestTryAcquire(t *testing.T) {
 	release()
 }
 
+// Redis restarted from a snapshot (or failed over to a lagging replica):
+// the epoch survived, the tick claims and canary locks since are gone.
+// The new run_id gives it away: nothing is claimed or locked on the
+// restarted Redis, even before a heartbeat, and after it every replica
+// waits as after a data loss.
+func TestRestartWithOldData(t *testing.T) {
+	f := newEmptyFixture(t, "a", "b")
+	f.serveRunID("run1")
+	f.seed()
+	a, b := f.coords[0], f.coords[1]
+	ctx := context.Background()
+	a.beat(ctx)
+	b.beat(ctx)
+	tick := time.Now()
+	relA, skip, err := a.acquire(ctx, "p/e", []string{"k"}, 10*time.Second, timeout, tick)
+	if err != nil || skip != "" {
+		t.Fatal(skip, err)
+	}
+	defer relA()
+
+	old, _ := f.mr.Get("revprober:epoch")
+	f.mr.FlushAll()
+	f.mr.Set("revprober:epoch", old) // the snapshot predates a's claim and lock
+	f.serveRunID("run2")
+
+	// Before any heartbeat: no claim of the tick a ran, no lock on the
+	// canary a still uses.
+	if _, skip, _ := b.acquire(ctx, "p/e", []string{"k2"}, 10*time.Second, timeout, tick); skip != schedule.SkipCoordinationDown {
+		t.Fatalf("tick already run, claimed again on the restarted Redis: skip %q, want coordination_down", skip)
+	}
+	if _, skip, _ := b.acquire(ctx, "q/e", []string{"k"}, 10*time.Second, timeout, time.Time{}); skip != schedule.SkipCoordinationDown {
+		t.Fatalf("canary held by a run in flight, locked on the restarted Redis: skip %q, want coordination_down", skip)
+	}
+	if f.mr.Exists("revprober:canary:k") {
+		t.Fatal("the refused lock was not released")
+	}
+
+	// The heartbeat replaces the epoch; both replicas adopt it and wait.
+	b.beat(ctx)
+	a.beat(ctx)
+	b.mu.Lock()
+	eb := b.epoch
+	b.mu.Unlock()
+	a.mu.Lock()
+	ea := a.epoch
+	a.mu.Unlock()
+	if eb == old || ea != eb || !strings.HasSuffix(eb, ".run2") {
+		t.Fatalf("epoch before %q, after: a %q b %q; want one new epoch stamped run2", old, ea, eb)
+	}
+	if _, skip, _ := b.acquire(ctx, "q/e", []string{"k"}, 10*time.Second, timeout, time.Now()); skip != schedule.SkipCoordinationDown {
+		t.Fatalf("after the restart: skip %q, want coordination_down", skip)
+	}
+	if _, skip, _ := b.acquire(ctx, "p/e", []string{"k2"}, 10*time.Second, timeout, tick); skip == "" {
+		t.Fatal("after the restart: the tick a ran was claimed again")
+	}
+	b.mu.Lock()
+	q := b.settledAt([]string{"k"}, b.hold(timeout))
+	b.mu.Unlock()
+	if want := b.hold(timeout); time.Until(q) > want || time.Until(q) < want-time.Second {
+		t.Fatalf("wait ends in %s, want about %s", time.Until(q), want)
+	}
+}
+
+// A replica whose first contact with Redis comes after the loss (a new
+// pod) waits like the others: the epoch's creation time is in Redis, not
+// in the replicas' memory.
+func TestNewcomerAfterLossWaits(t *testing.T) {
+	f := newFixture(t, "a")
+	f.start(t)
+	a := f.coords[0]
+	relA, skip, err := a.acquire(context.Background(), "p/e", []string{"k"}, 10*time.Second, timeout, time.Now())
+	if err != nil || skip != "" {
+		t.Fatal(skip, err)
+	}
+	defer relA()
+	f.mr.FlushAll()
+	time.Sleep(50 * time.Millisecond)
+	c := f.add(t, "c")
+	c.Start(context.Background())
+	t.Cleanup(func() { _ = c.Close() })
+	if _, skip, _ := c.acquire(context.Background(), "q/e", []string{"k"}, 10*time.Second, timeout, time.Now()); skip != schedule.SkipCoordinationDown {
+		t.Fatalf("newcomer after the loss: skip %q, want coordination_down", skip)
+	}
+	waitFor(t, 2*time.Second, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return a.epoch == c.epoch
+	})
+	a.mu.Lock()
+	qa := a.settledAt([]string{"k"}, a.hold(timeout))
+	a.mu.Unlock()
+	c.mu.Lock()
+	qc := c.settledAt([]string{"k"}, c.hold(timeout))
+	c.mu.Unlock()
+	if d := qa.Sub(qc); d > 100*time.Millisecond || d < -100*time.Millisecond {
+		t.Fatalf("the replicas' waits end %s apart: a %s, c %s", d, qa, qc)
+	}
+	if time.Until(qc) < c.hold(timeout)-time.Second {
+		t.Fatalf("newcomer's wait ends in %s, want about %s", time.Until(qc), c.hold(timeout))
+	}
+}
+
+// After a new epoch each probe waits for the longest hold of the probes
+// sharing one of its canary users, known from SetProbes before any run:
+// a slow probe holds back the probes on its canaries, not the others.
+func TestWaitPerCanary(t *testing.T) {
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	f := newEmptyFixture(t) // a fresh Redis: its epoch is new
+	c := f.add(t, "a", func(o *Options) { o.Now = now })
+	mk := func(target string, timeout time.Duration, users ...string) *probe.Probe {
+		p := &probe.Probe{Target: target, Endpoint: "e", Interval: time.Hour, Timeout: timeout}
+		for _, u := range users {
+			p.Canaries = append(p.Canaries, probe.Canary{Username: u})
+		}
+		return p
+	}
+	slow := mk("slow", 20*time.Minute, "u1")
+	shared := mk("shared", time.Second, "u1", "u3")
+	fast := mk("fast", time.Second, "u2")
+	c.SetProbes([]*probe.Probe{slow, shared, fast})
+	c.beat(context.Background())
+	try := func(p *probe.Probe) bool {
+		release, ok := c.TryAcquire(p)
+		if ok {
+			release()
+		}
+		return ok
+	}
+	for _, p := range []*probe.Probe{slow, shared, fast} {
+		if try(p) {
+			t.Fatalf("%s ran right after the epoch began", p.Target)
+		}
+	}
+	skew.Store(int64(c.hold(time.Second) + 100*time.Millisecond))
+	if !try(fast) {
+		t.Fatal("fast, alone on its canary, still waits after its own hold")
+	}
+	if try(shared) {
+		t.Fatal("shared ran while a run of slow, on one of its canaries, could still be going")
+	}
+	if try(slow) {
+		t.Fatal("slow ran before its own hold")
+	}
+	skew.Store(int64(c.hold(20*time.Minute) + 100*time.Millisecond))
+	if !try(shared) || !try(slow) {
+		t.Fatal("still waiting after the longest hold")
+	}
+}
+
 var (
 	_ schedule.Coordinator = (*Coordinator)(nil)
 	_ schedule.TryAcquirer = (*Coordinator)(nil)
+	_ schedule.ProbeSetter = (*Coordinator)(nil)
 )
