@@ -21,17 +21,24 @@ const MinScrubLen = 4
 // safe for concurrent use; the zero value is ready.
 type Scrubber struct {
 	mu    sync.Mutex
-	forms []string // every registered form, unique, longest first
+	forms []string        // every registered form, unique, longest first
+	added map[string]bool // values already registered: every request re-adds its credentials
 }
 
 // Add registers values, each with its encoded forms.
 func (s *Scrubber) Add(values ...string) {
 	var forms []string
+	s.mu.Lock()
+	if s.added == nil {
+		s.added = map[string]bool{}
+	}
 	for _, v := range values {
-		if len(v) >= MinScrubLen {
+		if len(v) >= MinScrubLen && !s.added[v] {
+			s.added[v] = true
 			forms = append(forms, encodings(v)...)
 		}
 	}
+	s.mu.Unlock()
 	s.addForms(forms)
 }
 
