@@ -414,7 +414,10 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusForbidden, "Refused", "Run now is refused from another site.")
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+	// Origin "null" is what a sandboxed iframe, a data: URL or a
+	// cross-origin redirect sends: an attacker can produce it, so it is
+	// refused like any foreign origin.
+	if o := r.Header.Get("Origin"); o != "" {
 		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
 			message(w, http.StatusForbidden, "Refused", "Run now is refused from another origin.")
 			return

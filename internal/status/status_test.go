@@ -234,13 +234,16 @@ func TestRunNowBusyAndRateLimited(t *testing.T) {
 	if rec := post(t, h, "/probes/nope/nope/run"); rec.Code != http.StatusNotFound {
 		t.Fatalf("unknown probe: %d", rec.Code)
 	}
-	// A cross-site form post is refused.
-	req := httptest.NewRequest("POST", path, nil)
-	req.Header.Set("Origin", "https://evil.example")
-	rr := httptest.NewRecorder()
-	h.ServeHTTP(rr, req)
-	if rr.Code != http.StatusForbidden {
-		t.Fatalf("cross-origin: %d", rr.Code)
+	// A cross-site form post is refused, and so is one from an opaque
+	// origin (a sandboxed iframe sends Origin: null).
+	for _, origin := range []string{"https://evil.example", "null"} {
+		req := httptest.NewRequest("POST", path, nil)
+		req.Header.Set("Origin", origin)
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, req)
+		if rr.Code != http.StatusForbidden {
+			t.Fatalf("origin %s: %d", origin, rr.Code)
+		}
 	}
 }
 
