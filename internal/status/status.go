@@ -202,7 +202,10 @@ type probeRow struct {
 	RunPath, ProbePath           string
 }
 
-func (p *Page) rows(stripLen int, withBad bool) []probeRow {
+// rows lists every probe with its newest stripLen runs and at most badMax
+// failures and errors older than those (failures are kept longer than
+// passes, so the overview still shows the last one after many passes).
+func (p *Page) rows(stripLen, badMax int) []probeRow {
 	probes := p.opts.Probes()
 	now := p.opts.Now()
 	p.mu.Lock()
@@ -225,15 +228,13 @@ func (p *Page) rows(stripLen int, withBad bool) []probeRow {
 			for i := len(h.recent) - 1; i >= from; i-- {
 				row.Strip = append(row.Strip, p.item(h, h.recent[i]))
 			}
-			if withBad {
-				oldest := time.Time{}
-				if from < len(h.recent) {
-					oldest = h.recent[from].Started
-				}
-				for i := len(h.bad) - 1; i >= 0; i-- {
-					if h.bad[i].Started.Before(oldest) {
-						row.Bad = append(row.Bad, p.item(h, h.bad[i]))
-					}
+			oldest := time.Time{}
+			if from < len(h.recent) {
+				oldest = h.recent[from].Started
+			}
+			for i := len(h.bad) - 1; i >= 0 && len(row.Bad) < badMax; i-- {
+				if h.bad[i].Started.Before(oldest) {
+					row.Bad = append(row.Bad, p.item(h, h.bad[i]))
 				}
 			}
 		}
@@ -329,7 +330,7 @@ type indexData struct {
 }
 
 func (p *Page) index(w http.ResponseWriter, r *http.Request) {
-	d := indexData{Rows: p.rows(p.opts.Strip, false), RunNow: p.opts.RunNow != nil, Now: p.opts.Now().UTC().Format(time.RFC3339)}
+	d := indexData{Rows: p.rows(p.opts.Strip, 3), RunNow: p.opts.RunNow != nil, Now: p.opts.Now().UTC().Format(time.RFC3339)}
 	for _, row := range d.Rows {
 		switch {
 		case !row.HasRun:
@@ -347,7 +348,7 @@ func (p *Page) index(w http.ResponseWriter, r *http.Request) {
 
 func (p *Page) probe(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("target") + "/" + r.PathValue("endpoint")
-	for _, row := range p.rows(p.opts.Keep, true) {
+	for _, row := range p.rows(p.opts.Keep, p.opts.Keep) {
 		if row.ID == id {
 			render(w, http.StatusOK, "probe", struct {
 				Row    probeRow

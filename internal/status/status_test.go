@@ -291,6 +291,11 @@ func TestHistoryBounded(t *testing.T) {
 	if strings.Count(body, `class="pass-c"`) != 5 || !strings.Contains(body, "Earlier failures and errors") {
 		t.Fatalf("probe page history:\n%s", body)
 	}
+	// The overview, too, still shows the failure after ten passes.
+	_, body = get(t, h, "/")
+	if !strings.Contains(body, `href="/runs/run-a"`) || !strings.Contains(body, "earlier failures") {
+		t.Fatalf("the overview lost the last failure behind the passes:\n%s", body)
+	}
 }
 
 // TestRunPageShowsNotes: a run's notes (TLS verification off, for one) are

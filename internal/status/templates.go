@@ -106,7 +106,7 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <td>{{template "verdict" .}}{{if .HasRun}}<div class="small"><a class="last-run" href="/runs/{{.RunID}}">trace</a></div>{{end}}</td>
 <td>{{if .HasRun}}{{.Age}}{{else}}-{{end}}</td>
 <td class="hide-s">{{if .HasRun}}{{.Propagation}}{{else}}-{{end}}</td>
-<td>{{template "strip" .Strip}}</td>
+<td>{{template "strip" .Strip}}{{if .Bad}}<span class="muted small">earlier failures:</span>{{template "strip" .Bad}}{{end}}</td>
 {{if $.RunNow}}<td>{{template "runnow" .}}</td>{{end}}
 </tr>{{else}}<tr><td colspan="6">No probe is configured.</td></tr>{{end}}</tbody>
 </table></div>
