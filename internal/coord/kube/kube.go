@@ -90,6 +90,10 @@ type Coordinator struct {
 	known   bool
 	leading context.Context // alive while this replica leads
 	since   time.Time       // when this replica started leading
+	// holds is, per canary key, the longest timeout of the loaded probes
+	// that use it: the previous leader's run on that canary may have been
+	// any of them (SetProbes).
+	holds   map[string]time.Duration
 	onState func(up bool)
 
 	cancel context.CancelFunc
@@ -237,14 +241,33 @@ func (c *Coordinator) Leading() bool {
 	return c.leading != nil && c.leading.Err() == nil
 }
 
+// SetProbes implements schedule.ProbeSetter: it learns, per canary user,
+// the longest timeout of the probes sharing it.
+func (c *Coordinator) SetProbes(probes []*probe.Probe) {
+	holds := map[string]time.Duration{}
+	for _, p := range probes {
+		for _, k := range p.CanaryKeys() {
+			holds[k] = max(holds[k], p.Timeout)
+		}
+	}
+	c.mu.Lock()
+	c.holds = holds
+	c.mu.Unlock()
+}
+
 // settled reports whether this replica has led long enough that no run a
-// previous leader started on p's canaries can still be going.
+// previous leader started on p's canaries can still be going: the longest
+// timeout of the probes sharing one of p's canary users, plus the clean-up.
 func (c *Coordinator) settled(p *probe.Probe) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	wait := c.opts.Holdoff
 	if wait <= 0 {
-		wait = p.Timeout + probe.CleanupTimeout
+		longest := p.Timeout
+		for _, k := range p.CanaryKeys() {
+			longest = max(longest, c.holds[k])
+		}
+		wait = longest + probe.CleanupTimeout
 	}
 	return time.Since(c.since) >= wait
 }

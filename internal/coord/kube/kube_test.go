@@ -287,10 +287,29 @@ func TestNewLeaderHoldsOff(t *testing.T) {
 	}
 	defer c.Close()
 	waitFor(t, 5*time.Second, "leading", c.Leading)
-	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Minute, Timeout: 30 * time.Second}
+	canary := []probe.Canary{{Name: "c", Username: "canary01"}}
+	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Minute, Timeout: 30 * time.Second, Canaries: canary}
 	if _, skip, _ := c.Acquire(context.Background(), p, time.Now()); skip != schedule.SkipNotLeader {
 		t.Fatalf("a leader of a few milliseconds ran a probe whose runs last 30 s + clean-up: skip %q", skip)
 	}
+	// A probe of its own short timeout waits for the longest probe that
+	// shares its canary: the previous leader may have been running that one.
+	short := &probe.Probe{Target: "t", Endpoint: "short", Interval: time.Minute, Timeout: time.Millisecond, Canaries: canary}
+	c.mu.Lock()
+	c.since = time.Now().Add(-15 * time.Second) // led long enough for short's own timeout + clean-up
+	c.mu.Unlock()
+	release, skip, _ := c.Acquire(context.Background(), short, time.Now())
+	if skip != "" {
+		t.Fatalf("alone, a 1 ms probe waits 10 s + 1 ms at most: skip %q after 15 s", skip)
+	}
+	release()
+	c.SetProbes([]*probe.Probe{p, short})
+	if _, skip, _ := c.Acquire(context.Background(), short, time.Now()); skip != schedule.SkipNotLeader {
+		t.Fatalf("a 1 ms probe sharing a canary with a 30 s probe ran after 15 s of leading: skip %q", skip)
+	}
+	c.mu.Lock()
+	c.since = time.Now() // back to a new leader, for the rest of the test
+	c.mu.Unlock()
 	if _, ok := c.TryAcquire(p); ok {
 		t.Fatal("run-now was allowed during the hand-over wait")
 	}
@@ -308,6 +327,7 @@ func TestNewLeaderHoldsOff(t *testing.T) {
 }
 
 var (
+	_ schedule.ProbeSetter = (*Coordinator)(nil)
 	_ schedule.Coordinator = (*Coordinator)(nil)
 	_ schedule.TryAcquirer = (*Coordinator)(nil)
 )
