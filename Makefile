@@ -11,8 +11,8 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test unit lint vet fmt-check demo bench tools-prometheus tools-redis tools-chromium \
-        test-rules test-e2e test-idps test-browser test-replicas test-kubernetes docker clean apt-updated
+.PHONY: all build test unit lint vet fmt-check demo bench tools-prometheus tools-redis tools-chromium tools-junitparser \
+        test-rules test-e2e test-idps test-browser test-junit test-replicas test-kubernetes docker clean apt-updated
 
 all: build
 
@@ -24,7 +24,7 @@ demo:
 	$(GO) run ./cmd/revprober demo
 
 ## test: every test, from a clean checkout
-test: lint unit test-rules test-dashboards test-kubernetes test-e2e test-idps test-browser test-replicas
+test: lint unit test-rules test-dashboards test-kubernetes test-e2e test-idps test-browser test-junit test-replicas
 	@echo "make test: all suites passed"
 
 unit:
@@ -53,6 +53,10 @@ tools-prometheus: apt-updated
 
 tools-redis: apt-updated
 	@command -v redis-server >/dev/null || $(APT) install -y -qq --no-install-recommends redis-server
+
+# Debian's python3, not whatever python3 comes first on PATH: the package installs there.
+tools-junitparser: apt-updated
+	@/usr/bin/python3 -c 'import junitparser' 2>/dev/null || $(APT) install -y -qq --no-install-recommends python3-junitparser
 
 tools-chromium: apt-updated
 	@command -v chromium >/dev/null || $(APT) install -y -qq --no-install-recommends chromium
@@ -83,6 +87,10 @@ test-idps: build
 ## the status page in headless Chromium (screenshots in test/artifacts/)
 test-browser: tools-chromium
 	CGO_ENABLED=1 $(GO) test -race -count=1 -tags browser ./test/browser/
+
+## `once --junit` read by a JUnit parser written by others (Debian's python3-junitparser)
+test-junit: build tools-junitparser
+	cd test/junit && REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober JUNIT_PYTHON=/usr/bin/python3 $(GO) test -tags junit -count=1 .
 
 ## three `revprober run` replicas coordinated by a real redis-server: every tick once, failover, Redis outage
 test-replicas: tools-redis
