@@ -101,25 +101,11 @@ func BenchmarkRun(b *testing.B) {
 					p.PollInitial, p.PollMax = 10*time.Millisecond, time.Second
 				})
 				var errSum, errMax float64
-				b.ResetTimer()
-				cpu0 := cpuNow()
-				for i := 0; i < b.N; i++ {
-					r := probe.Run(context.Background(), p)
-					if r.Result != verdict.Pass {
-						b.Fatalf("run %d: %s/%s: %s", i, r.Result, r.Reason, r.Detail)
-					}
+				measure(b, p, counter, separate, func(r *verdict.Run) {
 					e := math.Abs(*r.PropagationSeconds - delay.Seconds())
 					errSum += e
 					errMax = max(errMax, e)
-				}
-				cpu := cpuNow() - cpu0
-				b.StopTimer()
-				b.ReportMetric(float64(counter.N.Load())/float64(b.N), "requests/run")
-				name := "prober-cpu-ms/run"
-				if !separate {
-					name = "cpu-ms/run(incl-sim)"
-				}
-				b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), name)
+				})
 				b.ReportMetric(errSum/float64(b.N)*1000, "prop-err-mean-ms")
 				b.ReportMetric(errMax*1000, "prop-err-max-ms")
 			})
@@ -151,24 +137,31 @@ func BenchmarkDrivers(b *testing.B) {
 			q := *p
 			q.Transport = counter
 			var prop float64
-			b.ResetTimer()
-			cpu0 := cpuNow()
-			for i := 0; i < b.N; i++ {
-				r := probe.Run(context.Background(), &q)
-				if r.Result != verdict.Pass {
-					b.Fatalf("run %d: %s/%s: %s", i, r.Result, r.Reason, r.Detail)
-				}
-				prop += *r.PropagationSeconds
-			}
-			cpu := cpuNow() - cpu0
-			b.StopTimer()
-			b.ReportMetric(float64(counter.N.Load())/float64(b.N), "requests/run")
-			name := "prober-cpu-ms/run"
-			if !separate {
-				name = "cpu-ms/run(incl-sim)"
-			}
-			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), name)
+			measure(b, &q, counter, separate, func(r *verdict.Run) { prop += *r.PropagationSeconds })
 			b.ReportMetric(prop/float64(b.N)*1000, "propagation-ms")
 		})
 	}
+}
+
+// measure runs p b.N times, each run must pass and is handed to each, and
+// reports HTTP requests and CPU per run (the prober's alone when the
+// simulator is a separate process).
+func measure(b *testing.B, p *probe.Probe, counter *httpx.CountingTransport, separate bool, each func(*verdict.Run)) {
+	b.ResetTimer()
+	cpu0 := cpuNow()
+	for i := 0; i < b.N; i++ {
+		r := probe.Run(context.Background(), p)
+		if r.Result != verdict.Pass {
+			b.Fatalf("run %d: %s/%s: %s", i, r.Result, r.Reason, r.Detail)
+		}
+		each(r)
+	}
+	cpu := cpuNow() - cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(counter.N.Load())/float64(b.N), "requests/run")
+	name := "prober-cpu-ms/run"
+	if !separate {
+		name = "cpu-ms/run(incl-sim)"
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), name)
 }
