@@ -87,6 +87,15 @@ var app = basic("canary-app", "canary-secret")
 // as a form; a string body as is.
 func (e *env) do(method, path string, body any, opts ...opt) reply {
 	e.t.Helper()
+	r, err := send(http.DefaultClient, e.ts.URL+path, method, body, opts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// send is do without a *testing.T, for goroutines: it returns its error.
+func send(c *http.Client, u, method string, body any, opts ...opt) (reply, error) {
 	var rd io.Reader
 	form := false
 	switch b := body.(type) {
@@ -95,24 +104,27 @@ func (e *env) do(method, path string, body any, opts ...opt) reply {
 	case string:
 		rd = strings.NewReader(b)
 	}
-	req, err := http.NewRequest(method, e.ts.URL+path, rd)
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		return reply{}, err
 	}
 	if form {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for _, o := range opts {
-		o(req)
+		if o != nil {
+			o(req)
+		}
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
+	cl := *c
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := cl.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{resp.StatusCode, resp.Header, b}
+	b, err := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, resp.Header, b}, err
 }
 
 type tokens struct{ access, refresh, id string }

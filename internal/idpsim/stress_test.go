@@ -140,36 +140,8 @@ type stressClient struct {
 }
 
 func (c *stressClient) do(method, path string, body any, auth opt, more ...opt) (int, []byte, error) {
-	var rd io.Reader
-	form := false
-	switch b := body.(type) {
-	case url.Values:
-		rd, form = strings.NewReader(b.Encode()), true
-	case string:
-		rd = strings.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if form {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if auth != nil {
-		auth(req)
-	}
-	for _, o := range more {
-		o(req)
-	}
-	cl := *c.http
-	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := cl.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	r, err := send(c.http, c.base+path, method, body, append([]opt{auth}, more...)...)
+	return r.status, r.body, err
 }
 
 // expect fails unless the status is one of want.
