@@ -102,7 +102,7 @@ func (o *HTTPOptions) validate() error {
 	if err := web.Validate(o.BackchannelWebConfigFile); err != nil {
 		return fmt.Errorf("--web.backchannel-config.file %s: %w", o.BackchannelWebConfigFile, err)
 	}
-	if users, err := basicAuthUsers(o.BackchannelWebConfigFile); err != nil || users {
+	if users, _, err := webAuth(o.BackchannelWebConfigFile); err != nil || users {
 		if err == nil {
 			err = errors.New("basic_auth_users: an identity provider cannot send basic auth to the back-channel logout endpoint (logout tokens are signed, they authenticate themselves)")
 		}
@@ -116,23 +116,26 @@ func (o *HTTPOptions) validate() error {
 	return nil
 }
 
-// basicAuthUsers says whether a web config file sets basic_auth_users
-// (the toolkit does not export its parsed config).
-func basicAuthUsers(file string) (bool, error) {
+// webAuth says what a web config file asks of every client: basic auth,
+// a client certificate (the toolkit does not export its parsed config).
+func webAuth(file string) (users, clientCert bool, err error) {
 	if file == "" {
-		return false, nil
+		return false, false, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	var c struct {
 		Users map[string]string `yaml:"basic_auth_users"`
+		TLS   struct {
+			ClientAuth string `yaml:"client_auth_type"`
+		} `yaml:"tls_server_config"`
 	}
 	if err := yaml.Unmarshal(b, &c); err != nil {
-		return false, err
+		return false, false, err
 	}
-	return len(c.Users) > 0, nil
+	return len(c.Users) > 0, strings.HasPrefix(c.TLS.ClientAuth, "Require"), nil
 }
 
 // openPaths answer any Host and origin: what Prometheus and Kubernetes
@@ -176,15 +179,15 @@ func (d *Daemon) warnUnreachableBackchannel(probes []*probe.Probe) {
 	if d.opts.HTTP.BackchannelListen != "" {
 		return
 	}
-	users, _ := basicAuthUsers(d.opts.HTTP.WebConfigFile)
-	if !users {
+	users, cert, _ := webAuth(d.opts.HTTP.WebConfigFile)
+	if !users && !cert {
 		return
 	}
 	for _, p := range probes {
 		if p.BackchannelLogoutURI != "" {
-			d.log.Warn("back-channel logout tokens cannot reach the prober: --web.config.file requires basic auth on every route "+
-				"of the main listener; serve /backchannel-logout on its own listener (--web.backchannel-listen-address)",
-				"probe", p.ID(), "backchannel_logout_uri", p.BackchannelLogoutURI)
+			d.log.Warn("back-channel logout tokens cannot reach the prober: --web.config.file requires basic auth or a client "+
+				"certificate on every route of the main listener; serve /backchannel-logout on its own listener "+
+				"(--web.backchannel-listen-address)", "probe", p.ID(), "backchannel_logout_uri", p.BackchannelLogoutURI)
 			return
 		}
 	}

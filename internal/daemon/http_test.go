@@ -560,3 +560,52 @@ func TestMaxConnections(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestUnreachableBackchannelIsWarned: a probe that waits for back-channel
+// logout while the main listener demands basic auth or a client
+// certificate, and no back-channel listener is configured, is a warning
+// (its runs would fail for want of a notification turned away at the
+// door); with the listener, or without such a web config, it is not.
+func TestUnreachableBackchannelIsWarned(t *testing.T) {
+	dir := t.TempDir()
+	tf := testenv.NewTLSFiles(t, dir)
+	cfg := []byte(strings.Join([]string{
+		"targets:",
+		"  - name: kc",
+		"    issuer: http://127.0.0.1:1/realms/x",
+		"    admin_client: {client_id: a, client_secret: s}",
+		"    login:",
+		"      method: authorization_code",
+		"      redirect_uri: http://127.0.0.1:1/cb",
+		"      backchannel_logout_uri: https://prober.example.com/backchannel-logout",
+		"      client: {client_id: app, client_secret: s}",
+		"    canary: {username: u, password: p}",
+		"    endpoints:",
+		"      - driver: end-session",
+	}, "\n"))
+	tlsOnly := writeFile(t, dir, "tls.yml", fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", tf.ServerCert, tf.ServerKey))
+	users := writeFile(t, dir, "users.yml", fmt.Sprintf("basic_auth_users:\n  sre: %q\n", testenv.BcryptHash(t, "x")))
+	certs := writeFile(t, dir, "certs.yml", fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: %s\n",
+		tf.ServerCert, tf.ServerKey, tf.CAFile))
+	for _, tc := range []struct {
+		name string
+		http daemon.HTTPOptions
+		warn bool
+	}{
+		{"no web config", daemon.HTTPOptions{}, false},
+		{"TLS only", daemon.HTTPOptions{WebConfigFile: tlsOnly}, false},
+		{"basic auth", daemon.HTTPOptions{WebConfigFile: users}, true},
+		{"client certificates", daemon.HTTPOptions{WebConfigFile: certs}, true},
+		{"basic auth, receiver on its own listener", daemon.HTTPOptions{WebConfigFile: users, BackchannelListen: "127.0.0.1:0"}, false},
+	} {
+		var logs testenv.SyncBuffer
+		_, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return config.Parse("revprober.yml", cfg, opts()) },
+			Logger: slog.New(slog.NewTextHandler(&logs, nil)), HTTP: tc.http})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := strings.Contains(logs.String(), "back-channel logout tokens cannot reach the prober"); got != tc.warn {
+			t.Errorf("%s: warned %v, want %v:\n%s", tc.name, got, tc.warn, logs.String())
+		}
+	}
+}
