@@ -363,3 +363,22 @@ func TestJWKSIsCached(t *testing.T) {
 		t.Fatalf("the genuine token refetched the JWKS (%d fetches)", n)
 	}
 }
+
+// TestJWKSUnavailable: when the issuer's keys cannot be read, a token is
+// refused (never counted unverified) with its own reason.
+func TestJWKSUnavailable(t *testing.T) {
+	o := newOP(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) }))
+	t.Cleanup(down.Close)
+	var ref refusals
+	recv := backchannel.NewWithOptions(backchannel.Options{Refused: ref.add})
+	w := recv.Expect(backchannel.Expectation{Issuer: iss, JWKS: down.URL, Audience: "canary-app", Sub: "CANARY01", HTTP: down.Client()})
+	defer w.Close()
+	w.Revoked(time.Now())
+	if code := post(recv, o.token("j", time.Now(), "")); code != 400 {
+		t.Fatalf("status %d", code)
+	}
+	if _, ok := w.Arrived(); ok || !strings.HasPrefix(ref.String(), "jwks_unavailable: ") {
+		t.Fatalf("arrived %v, refusals %q", ok, ref.String())
+	}
+}

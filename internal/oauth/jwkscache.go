@@ -98,7 +98,7 @@ func (jc *JWKSCache) get(ctx context.Context, c *http.Client, u string, kidMisse
 			// Keep serving a set we had: the IdP being down must not make
 			// every genuine token unverifiable.
 			if old := jc.sets[u]; old != nil && old.set != nil {
-				old.fetched = fetched
+				jc.sets[u] = &cachedJWKS{set: old.set, fetched: fetched, fresh: old.fresh}
 				return old.set, nil
 			}
 			jc.sets[u] = &cachedJWKS{err: err, fetched: fetched}
