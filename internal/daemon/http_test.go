@@ -48,7 +48,7 @@ type served struct {
 }
 
 // serve starts a daemon on the demo config (interval as given) with o's
-// HTTP options; o.Run counts runs.
+// HTTP options, on a fake clock unless o has one; runs counts the runs.
 func serve(t *testing.T, interval string, o daemon.Options) *served {
 	t.Helper()
 	s := &served{logs: &testenv.SyncBuffer{}}
@@ -64,6 +64,11 @@ func serve(t *testing.T, interval string, o daemon.Options) *served {
 	o.Run = func(ctx context.Context, p *probe.Probe) *verdict.Run { s.runs.Add(1); return run(ctx, p) }
 	if o.HTTP.Listen == "" {
 		o.HTTP.Listen = "127.0.0.1:0"
+	}
+	if o.Clock == nil {
+		// A clock that stands still: no scheduled run comes between a
+		// test's requests (a run now would find the canary busy).
+		o.Clock = clockwork.NewFakeClockAt(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	}
 	d, err := daemon.New(o)
 	if err != nil {
