@@ -177,6 +177,10 @@ func TestRefusalsBounded(t *testing.T) {
 	if n != 1001 || strings.Count(out, "request refused") != 2 || !strings.Contains(out, "not_logged_since_last=999") {
 		t.Fatalf("count %d, log:\n%s", n, out)
 	}
+	f.Refuse(r, HandlerBackchannel, InvalidToken, "why", strings.Repeat("k", 10000))
+	if strings.Contains(logs.String(), strings.Repeat("k", maxLogged+1)) {
+		t.Fatal("a long attribute was logged whole")
+	}
 	var nilRefusals *Refusals
 	nilRefusals.Refuse(r, HandlerReload, RateLimited) // no panic
 }

@@ -43,8 +43,9 @@ func NewRefusals(log *slog.Logger, every time.Duration, count func(handler, reas
 // maxLogged bounds what a refused request's own text adds to a log line.
 const maxLogged = 128
 
-// Refuse records one refused request. attrs add context (never a token,
-// never a credential). Safe on a nil *Refusals.
+// Refuse records one refused request. attrs add context as key-value
+// pairs (never a token, never a credential; string values are cut like the
+// request's own). Safe on a nil *Refusals.
 func (f *Refusals) Refuse(r *http.Request, handler, reason string, attrs ...any) {
 	if f == nil {
 		return
@@ -84,6 +85,11 @@ func (f *Refusals) Refuse(r *http.Request, handler, reason string, attrs ...any)
 		}
 		if s := r.Header.Get("Sec-Fetch-Site"); s != "" {
 			args = append(args, "sec_fetch_site", cut(s))
+		}
+	}
+	for i := 1; i < len(attrs); i += 2 {
+		if s, ok := attrs[i].(string); ok {
+			attrs[i] = cut(s) // a token's kid, for one, is the sender's text
 		}
 	}
 	args = append(args, attrs...)
