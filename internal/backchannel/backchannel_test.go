@@ -322,6 +322,7 @@ func TestJWKSIsCached(t *testing.T) {
 	w.Revoked(time.Now())
 	const posts = 1000
 	var wg sync.WaitGroup
+	var forged []string
 	for i := 0; i < posts; i++ {
 		c := jwt.MapClaims{"iss": iss, "aud": "canary-app", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(),
 			"jti": fmt.Sprint(i), "sub": "CANARY01", "events": map[string]any{backchannel.LogoutEvent: map[string]any{}}}
@@ -334,6 +335,7 @@ func TestJWKSIsCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		forged = append(forged, s)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -352,8 +354,16 @@ func TestJWKSIsCached(t *testing.T) {
 	if _, ok := w.Arrived(); ok {
 		t.Fatal("a forged token counted")
 	}
-	if strings.Count(ref.String(), "invalid_token") != posts {
-		t.Fatalf("refusals: %d lines", strings.Count(ref.String(), "\n")+1)
+	got := ref.String()
+	if strings.Count(got, "invalid_token") != posts {
+		t.Fatalf("refusals: %d lines", strings.Count(got, "\n")+1)
+	}
+	for _, tok := range forged[:10] { // what is refused is never told back
+		for _, part := range strings.Split(tok, ".") {
+			if strings.Contains(got, part) {
+				t.Fatalf("a refusal names a part of the token: %.40s…", part)
+			}
+		}
 	}
 	// The genuine notification still verifies from the cache.
 	if code := post(recv, o.token("genuine", time.Now(), "S1")); code != 200 {

@@ -198,6 +198,11 @@ func TestWithoutWebConfig(t *testing.T) {
 			t.Errorf("%s: a refusal shows the page: %.200s", tc.name, a.body)
 		}
 	}
+	// A refusal's log line names no credential and no query string.
+	c.do("GET", "/config?access_token=query-secret-123", evil, map[string]string{"Authorization": "Basic c3JlOmhlYWRlci1zZWNyZXQ="})
+	if l := s.logs.String(); strings.Contains(l, "query-secret-123") || strings.Contains(l, "c3JlOmhlYWRlci1zZWNyZXQ") || strings.Contains(l, "header-secret") {
+		t.Errorf("a refusal logged a credential:\n%s", l)
+	}
 	if n := s.runs.Load(); n != 1 {
 		t.Errorf("%d runs, want 1 (only the same-origin run now)", n)
 	}
