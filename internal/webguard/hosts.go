@@ -47,15 +47,6 @@ func (h *Hosts) Allowed(host string) bool {
 	return n != "" && h.names[n]
 }
 
-// Names lists the set, for the log line at start.
-func (h *Hosts) Names() []string {
-	out := make([]string, 0, len(h.names))
-	for n := range h.names {
-		out = append(out, n)
-	}
-	return out
-}
-
 // hostOnly lowercases host, drops its port, IPv6 brackets and a trailing dot.
 func hostOnly(host string) string {
 	host = strings.TrimSpace(host)
