@@ -84,7 +84,7 @@ test-idps: build
 	cd test/idps/zitadel && $(GO) build -o $(CURDIR)/$(BIN)/zitadel-op .
 	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober ZITADEL_OP=$(CURDIR)/$(BIN)/zitadel-op $(GO) test -tags idps -count=1 ./test/idps/
 
-## the status page in headless Chromium (screenshots in test/artifacts/)
+## the status page in headless Chromium, plain and over TLS with basic auth (screenshots in test/artifacts/)
 test-browser: tools-chromium
 	CGO_ENABLED=1 $(GO) test -race -count=1 -tags browser ./test/browser/
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/revprober/revprober/internal/metrics"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/internal/webguard"
 )
 
 const (
@@ -266,6 +267,10 @@ func newChecker(t *testing.T) *checker {
 		add("artifact", string(a))
 	}
 	add("backend", metrics.Backends...)
+	for _, hr := range webguard.Series {
+		add("handler", hr[0])
+		add("reason", hr[1])
+	}
 	return c
 }
 

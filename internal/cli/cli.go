@@ -173,6 +173,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
 	path := fs.String("c", "", "config file")
 	listen := fs.String("listen", "", "HTTP listen address (default: global.listen of the config)")
+	web := addWebFlags(fs)
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logJSON := fs.Bool("log-json", false, "log as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -197,22 +198,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	defer cb.Close()
-	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Coordinator: cb.Coordinator, Replica: cb.Replica, Loaded: x.loaded})
+	web.Listen = *listen
+	if web.Listen == "" {
+		web.Listen = cfg.Global.Listen // read at start, like the coordination backend
+	}
+	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return loadConfig(*path) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Coordinator: cb.Coordinator, Replica: cb.Replica, Loaded: x.loaded, HTTP: *web})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
 	}
 	cb.Report(d.Metrics.SetCoordination)
 	x.attach(d)
-	addr := *listen
-	if addr == "" {
-		addr = d.Config().Global.Listen
-	}
-	return serveDaemon(d, addr, log)
+	return serveDaemon(d, log)
 }
 
 // serveDaemon runs d until SIGINT/SIGTERM; SIGHUP reloads the config.
-func serveDaemon(d *daemon.Daemon, addr string, log *slog.Logger) int {
+func serveDaemon(d *daemon.Daemon, log *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -228,7 +229,7 @@ func serveDaemon(d *daemon.Daemon, addr string, log *slog.Logger) int {
 			}
 		}
 	}()
-	if err := d.Serve(ctx, addr, nil); err != nil {
+	if err := d.Serve(ctx, nil); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -273,6 +274,19 @@ func driverTable() string {
 			p.Expect("access_token"), p.Expect("refresh_token"), p.Expect("session"), p.Expect("resource"), async)
 	}
 	return b.String()
+}
+
+// addWebFlags adds the flags of the daemon's HTTP surface
+// (docs/security.md), named as Prometheus exporters name theirs.
+func addWebFlags(fs *flag.FlagSet) *daemon.HTTPOptions {
+	o := &daemon.HTTPOptions{}
+	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "exporter-toolkit web configuration (TLS, client certificates, basic auth) for every endpoint of the listener; re-read on every request")
+	fs.StringVar(&o.BackchannelListen, "web.backchannel-listen-address", "", "serve /backchannel-logout on this address only (for an identity provider that cannot authenticate to the main listener)")
+	fs.StringVar(&o.BackchannelWebConfigFile, "web.backchannel-config.file", "", "web configuration (TLS) of the back-channel listener; basic_auth_users is refused")
+	fs.Var((*multiFlag)(&o.AllowedHosts), "web.allowed-host", "a host name the status pages, /config, run now and /-/reload answer to, besides the listen address, the host name and loopback (repeatable)")
+	fs.StringVar(&o.ExternalURL, "web.external-url", "", "the prober's URL behind a reverse proxy (https://prober.example.com/): its host is answered to and its origin may reload and run now")
+	fs.IntVar(&o.Limits.MaxConnections, "web.max-connections", daemon.DefaultLimits.MaxConnections, "open connections per listener at most")
+	return o
 }
 
 // multiFlag collects a repeated flag.

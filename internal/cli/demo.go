@@ -21,6 +21,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9543", "HTTP listen address of the prober (metrics, status page)")
 	simListen := fs.String("sim-listen", "127.0.0.1:0", "listen address of the simulator")
 	deadline := fs.Duration("deadline", 5*time.Second, "propagation deadline of every demo probe (the Auth0 and Entra emulations revoke after 300 ms and 500 ms)")
+	web := addWebFlags(fs)
 	var faults multiFlag
 	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION)")
 	var o onceOptions
@@ -52,7 +53,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	defer x.close()
-	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return demo.Config(params, loadOptions()) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Loaded: x.loaded})
+	web.Listen = *listen
+	d, err := daemon.New(daemon.Options{Load: func() (*config.Config, error) { return demo.Config(params, loadOptions()) }, Logger: log, Build: buildInfo(), Recorders: x.recorders(), Loaded: x.loaded, HTTP: *web})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
@@ -61,7 +63,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	// The simulator's fault switch, so a demo can be broken on purpose.
 	d.Mux.Handle("/_sim/", sim.Server)
 	fmt.Fprintf(stderr, "simulator at %s (faults: %v); status page at http://%s/ and metrics at http://%s/metrics; switch faults with\n  curl -X PUT -d '{\"faults\":[\"ignore-revocation\"]}' http://%s/_sim/faults\n", sim.URL, f.Names(), *listen, *listen, *listen)
-	return serveDaemon(d, *listen, log)
+	return serveDaemon(d, log)
 }
 
 func cmdIdpsim(args []string, stdout, stderr io.Writer) int {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/revprober/revprober/internal/schedule"
 	"github.com/revprober/revprober/internal/status"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/internal/webguard"
 )
 
 func init() {
@@ -324,6 +326,11 @@ func newDaemonExtras(cfg *config.Config, log *slog.Logger) (*daemonExtras, error
 				return nil, errors.New("the prober is starting")
 			}
 			return x.d.Sched.RunNow(ctx, id)
+		},
+		Refused: func(r *http.Request, reason string) {
+			if x.d != nil {
+				x.d.Refusals.Refuse(r, webguard.HandlerRunNow, reason)
+			}
 		},
 	})
 	return x, nil

@@ -1,21 +1,26 @@
 // Package daemon is `revprober run`: it loads the config, schedules the
 // probes, serves /metrics, /-/healthy, /-/ready and /-/reload, and reloads
-// on request. A bad config at reload keeps the old one running.
+// on request. A bad config at reload keeps the old one running. Its HTTP
+// surface (http.go, docs/security.md) goes through the exporter-toolkit's
+// web config (TLS, client certificates, basic auth) and webguard (the Host
+// names it answers to, same-origin state changes, a bounded refusal log).
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
-	"time"
 
+	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/revprober/revprober/internal/backchannel"
 	"github.com/revprober/revprober/internal/config"
@@ -23,6 +28,7 @@ import (
 	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/schedule"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/internal/webguard"
 )
 
 // Options configure a daemon.
@@ -40,6 +46,12 @@ type Options struct {
 	// start and at each successful reload), with its compiled probes: the
 	// evidence log takes each probe's interval and global.slo from it.
 	Loaded func(cfg *config.Config, probes []*probe.Probe)
+	// HTTP is the HTTP surface: listeners, web config files, names, limits.
+	HTTP HTTPOptions
+	// Clock and Run replace the scheduler's clock and run function
+	// (tests); nil means the real ones.
+	Clock clockwork.Clock
+	Run   func(context.Context, *probe.Probe) *verdict.Run
 }
 
 // Daemon is a running prober.
@@ -49,10 +61,20 @@ type Daemon struct {
 	Registry *prometheus.Registry
 	Metrics  *metrics.Metrics
 	Sched    *schedule.Scheduler
-	Mux      *http.ServeMux
+	// Mux holds the routes. The servers serve it through Handler (the
+	// guard); register more routes before Serve.
+	Mux *http.ServeMux
 	// Backchannel receives OIDC back-channel logout tokens at
 	// /backchannel-logout for the probes that set login.backchannel_logout_uri.
 	Backchannel *backchannel.Receiver
+	// Refusals logs (bounded) and counts every refused request; the
+	// status page reports its own refusals (run now too soon, canary busy)
+	// here too.
+	Refusals *webguard.Refusals
+
+	guard       *webguard.Guard
+	reloadLimit *rate.Limiter
+	reloadMu    sync.Mutex // one reload at a time (HTTP, SIGHUP)
 
 	mu     sync.RWMutex
 	cfg    *config.Config
@@ -65,18 +87,31 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux(),
-		Backchannel: backchannel.New()}
+	opts.HTTP.setDefaults()
+	if err := opts.HTTP.validate(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
 	d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.Metrics = metrics.New(d.Registry, opts.Build)
-	recs := append([]schedule.Recorder{schedule.RecorderFunc(d.Metrics.Observe)}, opts.Recorders...)
-	s, err := schedule.New(schedule.Options{
-		Recorders:   recs,
+	d.Refusals = webguard.NewRefusals(opts.Logger, 0, d.Metrics.Refused)
+	d.Backchannel = backchannel.NewWithOptions(backchannel.Options{Refused: func(r *http.Request, reason, why string) {
+		d.Refusals.Refuse(r, webguard.HandlerBackchannel, reason, "why", why)
+	}})
+	d.guard = opts.HTTP.newGuard(d.Refusals)
+	d.reloadLimit = rate.NewLimiter(rate.Every(opts.HTTP.Limits.ReloadEvery), opts.HTTP.Limits.ReloadBurst)
+	so := schedule.Options{
+		Recorders:   append([]schedule.Recorder{schedule.RecorderFunc(d.Metrics.Observe)}, opts.Recorders...),
 		Skipped:     func(t, e, r string) { d.Metrics.Skipped(t, e, metrics.SkipReason(r)) },
 		Coordinator: opts.Coordinator,
 		Replica:     opts.Replica,
 		Logger:      opts.Logger,
-	})
+		Run:         opts.Run,
+	}
+	if opts.Clock != nil {
+		so.Now, so.GocronOption = opts.Clock.Now, []gocron.SchedulerOption{gocron.WithClock(opts.Clock)}
+	}
+	s, err := schedule.New(so)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +124,10 @@ func New(opts Options) (*Daemon, error) {
 }
 
 // Reload loads the config again. On error the running config stays.
+// Reloads run one at a time.
 func (d *Daemon) Reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	err := d.reload()
 	d.Metrics.ConfigReloaded(err == nil)
 	if err != nil {
@@ -120,15 +158,23 @@ func (d *Daemon) reload() error {
 		return err
 	}
 	d.mu.Lock()
+	prev := d.cfg
 	d.cfg, d.probes, d.ready = cfg, probes, true
 	d.mu.Unlock()
 	if d.opts.Loaded != nil {
 		d.opts.Loaded(cfg, probes)
 	}
+	if prev != nil && prev.Path == cfg.Path && prev.Digest == cfg.Digest {
+		// Applied all the same (a *_file secret may have been rotated),
+		// but this file and its warnings are already in the log.
+		d.log.Debug("config reloaded, file unchanged", "file", cfg.Path, "digest", cfg.Digest)
+		return nil
+	}
 	d.log.Info("config loaded", "file", cfg.Path, "probes", len(probes), "digest", cfg.Digest)
 	for _, w := range cfg.Warnings {
 		d.log.Warn("config warning", "warning", w.Warning())
 	}
+	d.warnUnreachableBackchannel(probes)
 	return nil
 }
 
@@ -147,7 +193,9 @@ func (d *Daemon) Probes() []*probe.Probe {
 }
 
 func (d *Daemon) routes() {
-	d.Mux.Handle(backchannel.Path, d.Backchannel)
+	if d.opts.HTTP.BackchannelListen == "" {
+		d.Mux.Handle(backchannel.Path, d.Backchannel)
+	}
 	d.Mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
 	d.Mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
@@ -162,41 +210,29 @@ func (d *Daemon) routes() {
 		}
 		fmt.Fprintln(w, "Ready")
 	})
-	d.Mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := d.Reload(); err != nil {
-			http.Error(w, "reload failed, the previous config keeps running:\n"+err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintln(w, "reloaded")
-	})
+	d.Mux.HandleFunc("POST /-/reload", d.reloadHandler)
 }
 
-// Serve starts the scheduler and the HTTP server on listen and blocks
-// until ctx ends. ready (if not nil) receives the bound address.
-func (d *Daemon) Serve(ctx context.Context, listen string, ready chan<- string) error {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", listen, err)
+// reloadHandler is POST /-/reload, behind the guard (this daemon's Host
+// names, same origin only). It is rate-limited: a reload re-reads and
+// compiles everything, so a stream of requests must cost little (SIGHUP,
+// the local way, is not limited). A failed reload's errors name files and
+// values: they go to the log, and the caller learns only that it failed.
+func (d *Daemon) reloadHandler(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if res := d.reloadLimit.Reserve(); !res.OK() || res.Delay() > 0 {
+		wait := res.Delay()
+		res.Cancel()
+		d.Refusals.Refuse(r, webguard.HandlerReload, webguard.RateLimited)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		http.Error(w, "too many reloads: try again later (or send the daemon SIGHUP)", http.StatusTooManyRequests)
+		return
 	}
-	srv := &http.Server{Handler: d.Mux, ReadHeaderTimeout: 10 * time.Second}
-	d.Sched.Start()
-	d.log.Info("revprober serving", "addr", ln.Addr().String())
-	if ready != nil {
-		ready <- ln.Addr().String()
+	if err := d.Reload(); err != nil {
+		http.Error(w, "reload failed: the previous configuration keeps running; the reason is in the prober's log", http.StatusInternalServerError)
+		return
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	return d.Sched.Shutdown()
+	fmt.Fprintln(w, "reloaded")
 }
 
 // Record lets the daemon's own recorders see runs started elsewhere

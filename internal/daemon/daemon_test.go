@@ -16,6 +16,7 @@ import (
 	"github.com/revprober/revprober/internal/demo"
 	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/testenv"
 	_ "github.com/revprober/revprober/probes/all"
 )
 
@@ -27,8 +28,9 @@ func opts() config.LoadOptions {
 }
 
 // TestReloadKeepsTheRunningConfigOnError: a bad config at reload keeps
-// the old probes, answers POST /-/reload with the error, and sets the
-// gauge the ConfigReloadFailed alert watches; a good one replaces them.
+// the old probes, answers POST /-/reload that it failed (the errors, which
+// name files and values, go to the log only), and sets the gauge the
+// ConfigReloadFailed alert watches; a good one replaces them.
 func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	var mu sync.Mutex
 	good := demo.ConfigYAML(demo.Params{SimURL: "http://127.0.0.1:1"})
@@ -39,7 +41,8 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 		return config.Parse("revprober.yml", current, opts())
 	}
 	var loaded []int // probes of each config the daemon applied
-	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	var logs testenv.SyncBuffer
+	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Loaded: func(cfg *config.Config, probes []*probe.Probe) { loaded = append(loaded, len(probes)) }})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +51,7 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	if before == 0 {
 		t.Fatal("no probes loaded")
 	}
-	srv := httptest.NewServer(d.Mux)
+	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	reloadOK := func() float64 {
 		mfs, err := d.Registry.Gather()
@@ -73,8 +76,12 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "revprober.yml:") || !strings.Contains(string(body), "global.interval") {
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "reload failed") ||
+		strings.Contains(string(body), "revprober.yml") || strings.Contains(string(body), "interval") {
 		t.Fatalf("bad reload answered %d: %s", resp.StatusCode, body)
+	}
+	if l := logs.String(); !strings.Contains(l, "revprober.yml:") || !strings.Contains(l, "global.interval") {
+		t.Fatalf("the reload's errors are not in the log:\n%s", l)
 	}
 	if reloadOK() != 0 {
 		t.Fatal("reload gauge still says success")
@@ -107,8 +114,9 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	}
 }
 
-// TestLoadLogsConfigWarnings: every load logs the config's warnings, in the
-// check-config form.
+// TestLoadLogsConfigWarnings: every load of a changed file logs the
+// config's warnings, in the check-config form; a reload of the same file
+// logs neither them nor "config loaded" again.
 func TestLoadLogsConfigWarnings(t *testing.T) {
 	cfg := []byte(strings.Join([]string{
 		"targets:",
@@ -125,28 +133,29 @@ func TestLoadLogsConfigWarnings(t *testing.T) {
 		d, _ := driver.Build(kind, p)
 		return config.DriverFacts{Async: d.Profile().Async}
 	}
-	var logs strings.Builder
-	var mu sync.Mutex
-	w := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(b) })
+	var logs testenv.SyncBuffer
 	load := func() (*config.Config, error) { return config.Parse("revprober.yml", cfg, o) }
-	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(w, nil))})
+	d, err := daemon.New(daemon.Options{Load: load, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := 0; i < 3; i++ {
+		if err := d.Reload(); err != nil { // the same file
+			t.Fatal(err)
+		}
+	}
+	cfg = append(cfg, []byte("\n# edited\n")...)
 	if err := d.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	want := "revprober.yml:8:17: targets[0].endpoints[0].deadline: warning: entra-revoke-signin-sessions revokes asynchronously"
 	if n := strings.Count(logs.String(), want); n != 2 {
-		t.Fatalf("want the warning logged at start and at reload, got %d:\n%s", n, logs.String())
+		t.Fatalf("want the warning logged at start and after the edit, got %d:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), `msg="config loaded"`); n != 2 {
+		t.Fatalf("want config loaded at start and after the edit, got %d:\n%s", n, logs.String())
 	}
 	if !strings.Contains(logs.String(), "level=WARN msg=\"config warning\"") {
 		t.Errorf("not a WARN record:\n%s", logs.String())
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -132,6 +132,8 @@ type Metrics struct {
 	// no evidence log is configured.
 	evidenceLastSeq     *prometheus.GaugeVec
 	evidenceWriteErrors *prometheus.CounterVec
+	// refused counts requests the HTTP server refused (refused.go).
+	refused *prometheus.CounterVec
 
 	mu sync.Mutex
 	// probes are the configured probes, and the probes observed before
@@ -222,6 +224,8 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		evidenceWriteErrors: counter("evidence_write_errors_total",
 			"Runs whose evidence record could not be written. Absent without an evidence log.", nil),
 
+		refused: newRefused(),
+
 		probes:   map[probeID]bool{},
 		removed:  map[probeID]bool{},
 		driverOf: map[probeID]string{},
@@ -230,7 +234,7 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	reg.MustRegister(m.probeSuccess, m.probeDuration, m.lastResult, m.consecutiveErrors, m.runs, m.failures,
 		m.stepDuration, m.propagation, m.checkPropagation, m.lastRun, m.lastSuccess, m.skipped, m.drift,
 		m.probeDrift, m.residual, m.interval, m.probeInfo, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
-		m.evidenceLastSeq, m.evidenceWriteErrors)
+		m.evidenceLastSeq, m.evidenceWriteErrors, m.refused)
 
 	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
 	return m

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/internal/webguard"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/metrics.golden")
@@ -618,6 +619,8 @@ func TestLabelValuesClosed(t *testing.T) {
 	}
 	m.Skipped("janssen", "revoke_session", "unexpected EOF")
 	m.SetCoordination("redis://user:pass@host", false)
+	m.Refused("reload", "eyJhbGciOiJSUzI1NiJ9")
+	m.Refused("GET /?token=abc", "foreign_host")
 
 	allowed := map[string]map[string]bool{}
 	add := func(label string, vs ...string) {
@@ -645,6 +648,10 @@ func TestLabelValuesClosed(t *testing.T) {
 		add("artifact", string(a))
 	}
 	add("backend", Backends...)
+	for _, hr := range webguard.Series {
+		add("handler", hr[0])
+		add("reason", hr[1])
+	}
 	add("target", "janssen")
 	add("endpoint", "revoke_session")
 	mfs, err := reg.Gather()

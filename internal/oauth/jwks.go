@@ -12,6 +12,9 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -36,19 +39,44 @@ type jwk struct {
 // FetchJWKS reads the key set at u through the shared client (bounded body).
 // Keys of unknown types or with use other than "sig" are skipped.
 func FetchJWKS(ctx context.Context, c *http.Client, u string) (*JWKS, error) {
+	set, _, err := fetchJWKS(ctx, c, u)
+	return set, err
+}
+
+// fetchJWKS also returns the answer's Cache-Control max-age (-1 if none).
+func fetchJWKS(ctx context.Context, c *http.Client, u string) (*JWKS, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("jwks: %w", err)
+		return nil, -1, fmt.Errorf("jwks: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := httpx.Do(c, req)
 	if err != nil {
-		return nil, fmt.Errorf("jwks: %w", err)
+		return nil, -1, fmt.Errorf("jwks: %w", err)
 	}
 	if resp.Status != http.StatusOK {
-		return nil, fmt.Errorf("jwks: GET %s answered %d", httpx.RedactURL(req.URL), resp.Status)
+		return nil, -1, fmt.Errorf("jwks: GET %s answered %d", httpx.RedactURL(req.URL), resp.Status)
 	}
-	return ParseJWKS(resp.Body)
+	set, err := ParseJWKS(resp.Body)
+	return set, maxAge(resp.Header.Get("Cache-Control")), err
+}
+
+// maxAge reads max-age from a Cache-Control value; no-store and no-cache
+// count as 0, no directive as -1.
+func maxAge(cc string) time.Duration {
+	age := time.Duration(-1)
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "no-store" || d == "no-cache":
+			return 0
+		case strings.HasPrefix(d, "max-age="):
+			if n, err := strconv.Atoi(strings.TrimPrefix(d, "max-age=")); err == nil && n >= 0 {
+				age = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return age
 }
 
 // ParseJWKS parses a JWK Set document.
@@ -110,6 +138,10 @@ func ParseJWKS(b []byte) (*JWKS, error) {
 	return set, nil
 }
 
+// ErrUnknownKid is Keyfunc's error for a kid the set does not hold: the
+// issuer may have rotated its keys since the set was read.
+var ErrUnknownKid = errors.New("the issuer's JWKS holds no such key")
+
 // Keyfunc picks the key for a token, for jwt.Parse: the key whose kid is
 // the token's kid; a token without kid only when the set holds one key of
 // the right type. The key type must fit the algorithm.
@@ -136,7 +168,7 @@ func (s *JWKS) Keyfunc(t *jwt.Token) (any, error) {
 	case len(found) == 1:
 		return found[0], nil
 	case len(found) == 0 && kid != "":
-		return nil, fmt.Errorf("no %s key with kid %q in the issuer's JWKS", t.Method.Alg(), kid)
+		return nil, fmt.Errorf("%w: no %s key with kid %q", ErrUnknownKid, t.Method.Alg(), kid)
 	case len(found) == 0:
 		return nil, fmt.Errorf("no %s key in the issuer's JWKS", t.Method.Alg())
 	default:

@@ -452,6 +452,13 @@ func (r *runner) revoke(ctx context.Context) error {
 	if sent := env.SentAt(); !sent.IsZero() {
 		r.revoked = sent // the revoking request itself, not the admin-token fetch before it
 	}
+	for _, c := range r.checks {
+		if c.wait != nil {
+			// Only a logout token issued and received after this request
+			// notifies this revocation (not a replay, not a stale one).
+			c.wait.Revoked(r.revoked)
+		}
+	}
 	for _, cs := range r.canarie {
 		if exp := cs.revokedExpiry; !exp.IsZero() && exp.Before(r.revoked.Add(r.p.Deadline)) {
 			r.note("the access token of canary %s expires %s after the revocation, within the propagation deadline (%s): a death seen after its expiry is not credited to the revocation",

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
-	"github.com/google/uuid"
 
 	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/verdict"
@@ -69,11 +68,14 @@ type Options struct {
 
 // Scheduler owns the gocron scheduler and the probes' jobs.
 type Scheduler struct {
-	opts  Options
-	cron  gocron.Scheduler
-	mu    sync.Mutex
-	jobs  map[string]gocron.Job      // probe id → job
-	byJob map[uuid.UUID]*probe.Probe // for Probe(id)
+	opts Options
+	cron gocron.Scheduler
+	mu   sync.Mutex
+	jobs map[string]gocron.Job // probe id → job
+	// probes are the loaded probes by id. A job looks its probe up here at
+	// each tick, so a reload that keeps a probe's schedule swaps the probe
+	// without touching the job.
+	probes map[string]*probe.Probe
 	// running holds, per probe id, whether a scheduled run is in flight.
 	// It outlives reloads, so a run of the old config still counts.
 	running sync.Map // probe id → *atomic.Bool
@@ -95,7 +97,7 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Scheduler{opts: opts, jobs: map[string]gocron.Job{}, byJob: map[uuid.UUID]*probe.Probe{}}
+	s := &Scheduler{opts: opts, jobs: map[string]gocron.Job{}, probes: map[string]*probe.Probe{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cron, err := gocron.NewScheduler(opts.GocronOption...)
 	if err != nil {
@@ -140,37 +142,56 @@ func FirstTick(now time.Time, id string, interval time.Duration) time.Time {
 // computing it and handing it to gocron.
 const startMargin = 50 * time.Millisecond
 
-// Load replaces every job with the given probes (startup and reload).
+// Load applies the probes, at startup and at every reload. A probe whose
+// schedule is unchanged (same id, same interval) keeps its job: its next
+// tick is neither lost nor delayed, however often the config is reloaded
+// (the job runs whatever probe is loaded under its id when it fires). A new
+// probe, or one whose interval changed, gets a job whose first tick is the
+// next one on its grid; a removed probe loses its job.
+//
+// Re-creating every job instead, as an earlier version did, re-planned each
+// probe from "now + startMargin": a reload less than startMargin before a
+// tick, or while gocron was handing the tick to its executor, dropped that
+// tick, and a stream of reloads stopped every probe.
 func (s *Scheduler) Load(probes []*probe.Probe) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	next := make(map[string]*probe.Probe, len(probes))
+	for _, p := range probes {
+		next[p.ID()] = p
+	}
 	for id, j := range s.jobs {
+		if p, ok := next[id]; ok && p.Interval == s.probes[id].Interval {
+			continue
+		}
 		if err := s.cron.RemoveJob(j.ID()); err != nil {
 			return fmt.Errorf("removing job %s: %w", id, err)
 		}
+		delete(s.jobs, id)
 	}
-	s.jobs = map[string]gocron.Job{}
-	s.byJob = map[uuid.UUID]*probe.Probe{}
+	s.probes = next
 	if ps, ok := s.opts.Coordinator.(ProbeSetter); ok {
 		ps.SetProbes(probes)
 	}
 	for _, p := range probes {
-		p := p
+		id := p.ID()
+		if _, ok := s.jobs[id]; ok {
+			continue
+		}
 		// Per probe, with a margin: loading 10,000 probes takes long
 		// enough that a start computed once up front is in the past for
 		// the last ones, and gocron refuses a start in the past.
-		start := FirstTick(s.opts.Now().Add(startMargin), p.ID(), p.Interval)
+		start := FirstTick(s.opts.Now().Add(startMargin), id, p.Interval)
 		j, err := s.cron.NewJob(
 			gocron.DurationJob(p.Interval),
-			gocron.NewTask(func() { s.tick(p) }),
-			gocron.WithName(p.ID()),
+			gocron.NewTask(func() { s.tick(id) }),
+			gocron.WithName(id),
 			gocron.WithStartAt(gocron.WithStartDateTime(start)),
 		)
 		if err != nil {
-			return fmt.Errorf("scheduling %s: %w", p.ID(), err)
+			return fmt.Errorf("scheduling %s: %w", id, err)
 		}
-		s.jobs[p.ID()] = j
-		s.byJob[j.ID()] = p
+		s.jobs[id] = j
 	}
 	return nil
 }
@@ -186,8 +207,12 @@ func (s *Scheduler) Shutdown() error {
 
 // tick is one scheduled run. The tick time is the run's slot: replicas
 // agree on it, which is what lets coordination run each tick once.
-func (s *Scheduler) tick(p *probe.Probe) {
-	flag, _ := s.running.LoadOrStore(p.ID(), new(atomic.Bool))
+func (s *Scheduler) tick(id string) {
+	p := s.Probe(id)
+	if p == nil {
+		return // removed by a reload while gocron was handing over the tick
+	}
+	flag, _ := s.running.LoadOrStore(id, new(atomic.Bool))
 	busy := flag.(*atomic.Bool)
 	if !busy.CompareAndSwap(false, true) {
 		if s.opts.Skipped != nil {
@@ -241,12 +266,7 @@ func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time)
 func (s *Scheduler) Probe(id string) *probe.Probe {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.byJob {
-		if p.ID() == id {
-			return p
-		}
-	}
-	return nil
+	return s.probes[id]
 }
 
 // LocalCoordinator keeps runs on one canary apart within this process. A

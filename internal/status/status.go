@@ -28,6 +28,7 @@ import (
 	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/schedule"
 	"github.com/revprober/revprober/internal/verdict"
+	"github.com/revprober/revprober/internal/webguard"
 )
 
 // Options configure a Page.
@@ -43,6 +44,11 @@ type Options struct {
 	// RunNowEvery is the least time between two run-now of one probe.
 	// Default 10s.
 	RunNowEvery time.Duration
+	// Refused, if set, is told of every run now refused here (reason
+	// webguard.RateLimited or webguard.Busy). Whether a run-now request
+	// may be made at all (Host, same origin) is the daemon's guard's call,
+	// in front of the page.
+	Refused func(r *http.Request, reason string)
 	// Keep is how many run summaries are kept per probe, and again how
 	// many failures and errors. Default 50.
 	Keep int
@@ -411,27 +417,14 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusNotImplemented, "Run now is off", "This prober does not offer run now.")
 		return
 	}
-	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
-		message(w, http.StatusForbidden, "Refused", "Run now is refused from another site.")
-		return
-	}
-	// Origin "null" is what a sandboxed iframe, a data: URL or a
-	// cross-origin redirect sends: an attacker can produce it, so it is
-	// refused like any foreign origin.
-	if o := r.Header.Get("Origin"); o != "" {
-		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			message(w, http.StatusForbidden, "Refused", "Run now is refused from another origin.")
-			return
-		}
-	}
 	id := r.PathValue("target") + "/" + r.PathValue("endpoint")
-	known := false
+	var known *probe.Probe
 	for _, pr := range p.opts.Probes() {
 		if pr.ID() == id {
-			known = true
+			known = pr
 		}
 	}
-	if !known {
+	if known == nil {
 		message(w, http.StatusNotFound, "No such probe", fmt.Sprintf("There is no probe %q in the running configuration.", id))
 		return
 	}
@@ -441,6 +434,7 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 	if ok && now.Sub(prev) < p.opts.RunNowEvery {
 		p.mu.Unlock()
 		wait := p.opts.RunNowEvery - now.Sub(prev)
+		p.refused(r, webguard.RateLimited)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		message(w, http.StatusTooManyRequests, "Run now refused: too soon",
 			fmt.Sprintf("%s was run on request %s; run now is allowed once every %s per probe. Try again in %s.",
@@ -450,6 +444,10 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 	p.lastRun[id] = now
 	p.mu.Unlock()
 
+	// The answer waits for the run: past the server's write timeout, up
+	// to the probe's own timeout (an httptest recorder cannot, and needs
+	// not).
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(known.Timeout + time.Minute))
 	run, err := p.opts.RunNow(r.Context(), id)
 	if err != nil {
 		p.mu.Lock()
@@ -463,6 +461,7 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		switch {
 		case errors.Is(err, schedule.ErrBusy):
+			p.refused(r, webguard.Busy)
 			message(w, http.StatusConflict, "Run now refused: the canary is busy",
 				fmt.Sprintf("Another run holds the canary of %s right now (two runs on one canary spoil each other's verdicts). Try again when it has finished.", id))
 		case errors.Is(err, schedule.ErrNoProbe):
@@ -481,6 +480,12 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 		p.Record(run)
 	}
 	http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID)+"?new=1", http.StatusSeeOther)
+}
+
+func (p *Page) refused(r *http.Request, reason string) {
+	if p.opts.Refused != nil {
+		p.opts.Refused(r, reason)
+	}
 }
 
 func (p *Page) config(w http.ResponseWriter, r *http.Request) {

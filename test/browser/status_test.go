@@ -29,6 +29,26 @@ const probeID = "janssen-sim/global-token-revocation"
 // startDemo builds revprober and runs `revprober demo` on a free port.
 func startDemo(t *testing.T) (base string, logs *testenv.SyncBuffer) {
 	t.Helper()
+	return startDemoWith(t, demoOptions{})
+}
+
+// demoOptions run the demo over TLS with basic auth: extra flags, and the
+// scheme, client and credentials that reach it.
+type demoOptions struct {
+	args       []string
+	scheme     string // default http
+	client     *http.Client
+	user, pass string
+}
+
+func startDemoWith(t *testing.T, o demoOptions) (base string, logs *testenv.SyncBuffer) {
+	t.Helper()
+	if o.scheme == "" {
+		o.scheme = "http"
+	}
+	if o.client == nil {
+		o.client = http.DefaultClient
+	}
 	bin := filepath.Join(t.TempDir(), "revprober")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/revprober")
 	build.Dir = "../.."
@@ -37,7 +57,7 @@ func startDemo(t *testing.T) (base string, logs *testenv.SyncBuffer) {
 	}
 	addr := testenv.FreeAddr(t)
 	logs = &testenv.SyncBuffer{}
-	cmd := exec.Command(bin, "demo", "--listen", addr)
+	cmd := exec.Command(bin, append([]string{"demo", "--listen", addr}, o.args...)...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -56,12 +76,16 @@ func startDemo(t *testing.T) (base string, logs *testenv.SyncBuffer) {
 			t.Logf("demo log:\n%s", logs.String())
 		}
 	})
-	base = "http://" + addr
+	base = o.scheme + "://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := http.Get(base + "/-/ready")
+		req, _ := http.NewRequest(http.MethodGet, base+"/-/ready", nil)
+		if o.user != "" {
+			req.SetBasicAuth(o.user, o.pass)
+		}
+		resp, err := o.client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -75,7 +99,7 @@ func startDemo(t *testing.T) (base string, logs *testenv.SyncBuffer) {
 	}
 }
 
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	execPath := os.Getenv("CHROMIUM")
 	if execPath == "" {
@@ -96,6 +120,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelC := context.WithTimeout(ctx, 2*time.Minute)
