@@ -26,6 +26,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	var o onceOptions
 	fs.StringVar(&o.endpoint, "endpoint", "", "only this endpoint (with --once)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document (with --once)")
+	fs.IntVar(&o.parallel, "parallel", 0, "with --once, probe at most `N` canaries at a time (0: all)")
 	addOnceOutputs(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
