@@ -40,7 +40,8 @@ Usage:
   revprober run -c FILE                 run the probes on their schedules, serve /metrics and the status page
   revprober once -c FILE [flags]        run every selected probe once; exit 0 pass, 1 fail, 2 error, 3 bad config
   revprober demo [--once] [flags]       probe the built-in simulator (make demo)
-  revprober check-config -c FILE        validate a config; exit 0 or 3
+  revprober check-config -c FILE        validate a config offline; exit 0 or 3
+  revprober preflight -c FILE [flags]   log in and run the positive control of every probe, revoke nothing; exit 0, 2 or 3
   revprober idpsim --listen ADDR        serve the Janssen-compatible simulator
   revprober drivers                     list the revocation endpoint drivers
   revprober version

@@ -72,19 +72,9 @@ var addOnceOutputs = func(*flag.FlagSet, *onceOptions) {}
 // same time and those sharing a canary one after another, and reports
 // them in config order.
 func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
-	probes, err := probe.Compile(cfg, newLogger(stderr, "warn", false))
+	selected, err := selectProbes(cfg, o.target, o.endpoint, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitConfig
-	}
-	var selected []*probe.Probe
-	for _, p := range probes {
-		if (o.target == "" || p.Target == o.target) && (o.endpoint == "" || p.Endpoint == o.endpoint) {
-			selected = append(selected, p)
-		}
-	}
-	if len(selected) == 0 {
-		fmt.Fprintf(stderr, "no probe matches --target %q --endpoint %q\n", o.target, o.endpoint)
 		return ExitConfig
 	}
 	for _, c := range o.checks {
@@ -126,6 +116,25 @@ func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitCode(runs)
+}
+
+// selectProbes compiles cfg's probes and keeps those of target and
+// endpoint ("": any); none is an error.
+func selectProbes(cfg *config.Config, target, endpoint string, stderr io.Writer) ([]*probe.Probe, error) {
+	probes, err := probe.Compile(cfg, newLogger(stderr, "warn", false))
+	if err != nil {
+		return nil, err
+	}
+	var selected []*probe.Probe
+	for _, p := range probes {
+		if (target == "" || p.Target == target) && (endpoint == "" || p.Endpoint == endpoint) {
+			selected = append(selected, p)
+		}
+	}
+	if len(selected) == 0 {
+		return nil, fmt.Errorf("no probe matches --target %q --endpoint %q", target, endpoint)
+	}
+	return selected, nil
 }
 
 // exitCode: any fail → 1; else any error → 2; else 0.
