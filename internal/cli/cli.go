@@ -40,7 +40,7 @@ Usage:
   revprober run -c FILE                 run the probes on their schedules, serve /metrics and the status page
   revprober once -c FILE [flags]        run every selected probe once; exit 0 pass, 1 fail, 2 error, 3 bad config
   revprober demo [--once] [flags]       probe the built-in simulator (make demo)
-  revprober check-config -c FILE        validate a config offline; exit 0 or 3
+  revprober check-config -c FILE        validate a config offline (--no-secrets: without them); exit 0 or 3
   revprober preflight -c FILE [flags]   log in and run the positive control of every probe, revoke nothing; exit 0, 2 or 3
   revprober idpsim --listen ADDR        serve the Janssen-compatible simulator
   revprober drivers                     list the revocation endpoint drivers
@@ -153,10 +153,17 @@ func newLogger(w io.Writer, level string, json bool) *slog.Logger {
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check-config", stderr)
 	path := fs.String("c", "", "config file")
+	noSecrets := fs.Bool("no-secrets", false, "check the structure only: an unset ${VAR} or an unreadable *_file is a warning, not an error")
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	cfg, err := loadConfig(*path)
+	if *path == "" {
+		fmt.Fprintln(stderr, "no config file: use -c FILE")
+		return ExitConfig
+	}
+	opts := loadOptions()
+	opts.NoSecrets = *noSecrets
+	cfg, err := config.Load(*path, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
@@ -166,7 +173,11 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	for _, t := range cfg.Targets {
 		n += len(t.Endpoints)
 	}
-	fmt.Fprintf(stdout, "%s: OK, %d targets, %d probes (digest %s)\n", cfg.Path, len(cfg.Targets), n, cfg.Digest[:12])
+	only := ""
+	if *noSecrets {
+		only = ", structure only: secrets not checked"
+	}
+	fmt.Fprintf(stdout, "%s: OK, %d targets, %d probes (digest %s%s)\n", cfg.Path, len(cfg.Targets), n, cfg.Digest[:12], only)
 	return 0
 }
 
