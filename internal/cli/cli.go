@@ -31,8 +31,13 @@ const (
 	ExitConfig = 3 // bad usage or config
 )
 
-// Version is set at build time (-ldflags "-X …cli.Version=v1.2.3").
-var Version = "dev"
+// Version and Revision are set at build time (-ldflags "-X …cli.Version=v1.2.3
+// -X …cli.Revision=<git commit>"; the Makefile and the Dockerfile do).
+// Without a Revision, the one Go stamped from VCS is used, if any.
+var (
+	Version  = "dev"
+	Revision = ""
+)
 
 const usage = `revprober proves that revoking a user's sessions and tokens really works.
 
@@ -87,6 +92,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
 
 func revision() string {
+	if Revision != "" {
+		return Revision
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
