@@ -89,6 +89,7 @@ test-e2e: build tools-prometheus
 
 ## real identity providers written by others: panva oidc-provider (npm) and zitadel/oidc (Go), on 127.0.0.1
 test-idps: build
+	@command -v npm >/dev/null || { echo "test-idps needs Node.js 20 or newer with npm (README.md, make test)"; exit 1; }
 	cd test/idps/oidc-provider && npm ci --no-audit --no-fund --loglevel=error
 	cd test/idps/zitadel && $(GO) build -o $(CURDIR)/$(BIN)/zitadel-op .
 	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober ZITADEL_OP=$(CURDIR)/$(BIN)/zitadel-op $(GO) test -tags idps -count=1 ./test/idps/
