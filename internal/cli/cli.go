@@ -136,10 +136,14 @@ func printWarnings(w io.Writer, cfg *config.Config) {
 }
 
 func loadConfig(path string) (*config.Config, error) {
+	return loadConfigWith(path, loadOptions())
+}
+
+func loadConfigWith(path string, opts config.LoadOptions) (*config.Config, error) {
 	if path == "" {
 		return nil, errors.New("no config file: use -c FILE")
 	}
-	return config.Load(path, loadOptions())
+	return config.Load(path, opts)
 }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -165,13 +169,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "no config file: use -c FILE")
-		return ExitConfig
-	}
 	opts := loadOptions()
 	opts.NoSecrets = *noSecrets
-	cfg, err := config.Load(*path, opts)
+	cfg, err := loadConfigWith(*path, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
