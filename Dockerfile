@@ -6,10 +6,12 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
+# The build context has no .git (.dockerignore): `make docker` passes the revision.
+ARG REVISION=unknown
 # TAGS=kubernetes adds the Kubernetes Lease coordination backend (a bigger binary).
 ARG TAGS=""
 RUN CGO_ENABLED=0 go build -trimpath -tags "${TAGS}" \
-      -ldflags "-s -w -X github.com/revprober/revprober/internal/cli.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/revprober/revprober/internal/cli.Version=${VERSION} -X github.com/revprober/revprober/internal/cli.Revision=${REVISION}" \
       -o /out/revprober ./cmd/revprober
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -5,26 +5,35 @@
 GO       ?= go
 BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/revprober/revprober/internal/cli.Version=$(VERSION)
+# The revision from git, not from Go's VCS stamping, which a build
+# environment may turn off (GOFLAGS=-buildvcs=false) or lack (no .git).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X github.com/revprober/revprober/internal/cli.Version=$(VERSION) \
+            -X github.com/revprober/revprober/internal/cli.Revision=$(REVISION)
 SHELL    := /bin/bash
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test unit lint vet fmt-check demo bench tools-prometheus tools-redis tools-chromium tools-junitparser \
-        test-rules test-e2e test-idps test-browser test-junit test-replicas test-kubernetes docker clean apt-updated
+.PHONY: all build install test unit lint vet fmt-check demo bench tools-prometheus tools-redis tools-chromium tools-junitparser \
+        test-rules test-e2e test-idps test-browser test-junit test-replicas test-kubernetes test-version docker clean apt-updated
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/revprober ./cmd/revprober
 
-## demo: probe the built-in Janssen-compatible simulator and serve metrics on 127.0.0.1:9543
-demo:
-	$(GO) run ./cmd/revprober demo
+## install: revprober into $(go env GOBIN), or $(go env GOPATH)/bin (put it on your PATH)
+install:
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/revprober
+
+## demo: probe the built-in Janssen-compatible simulator and serve metrics on 127.0.0.1:9543.
+## The binary replaces the shell (exec): stopping make stops the demo (`go run` would leave it running).
+demo: build
+	exec $(BIN)/revprober demo
 
 ## test: every test, from a clean checkout
-test: lint unit test-rules test-dashboards test-kubernetes test-e2e test-idps test-browser test-junit test-replicas
+test: lint unit test-version test-rules test-dashboards test-kubernetes test-e2e test-idps test-browser test-junit test-replicas
 	@echo "make test: all suites passed"
 
 unit:
@@ -80,6 +89,7 @@ test-e2e: build tools-prometheus
 
 ## real identity providers written by others: panva oidc-provider (npm) and zitadel/oidc (Go), on 127.0.0.1
 test-idps: build
+	@command -v npm >/dev/null || { echo "test-idps needs Node.js 20 or newer with npm (README.md, make test)"; exit 1; }
 	cd test/idps/oidc-provider && npm ci --no-audit --no-fund --loglevel=error
 	cd test/idps/zitadel && $(GO) build -o $(CURDIR)/$(BIN)/zitadel-op .
 	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober ZITADEL_OP=$(CURDIR)/$(BIN)/zitadel-op $(GO) test -tags idps -count=1 ./test/idps/
@@ -100,8 +110,14 @@ test-replicas: tools-redis
 test-kubernetes:
 	CGO_ENABLED=1 $(GO) test -tags kubernetes -race -count=1 ./internal/coord/kube/
 
+## `version` names the git revision, also when Go's VCS stamping is off (as in Docker builds, which have no .git)
+test-version:
+	GOFLAGS=-buildvcs=false $(MAKE) --no-print-directory build BIN=$(BIN)/novcs
+	@out=$$($(BIN)/novcs/revprober version); echo "$$out"; \
+	case "$$out" in *" $(REVISION)") ;; *) echo "test-version: want the revision $(REVISION)"; exit 1;; esac
+
 docker:
-	docker build -t revprober:$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t revprober:$(VERSION) .
 
 clean:
 	rm -rf $(BIN)

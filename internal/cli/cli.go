@@ -31,8 +31,13 @@ const (
 	ExitConfig = 3 // bad usage or config
 )
 
-// Version is set at build time (-ldflags "-X …cli.Version=v1.2.3").
-var Version = "dev"
+// Version and Revision are set at build time (-ldflags "-X …cli.Version=v1.2.3
+// -X …cli.Revision=<git commit>"; the Makefile and the Dockerfile do).
+// Without a Revision, the one Go stamped from VCS is used, if any.
+var (
+	Version  = "dev"
+	Revision = ""
+)
 
 const usage = `revprober proves that revoking a user's sessions and tokens really works.
 
@@ -40,7 +45,8 @@ Usage:
   revprober run -c FILE                 run the probes on their schedules, serve /metrics and the status page
   revprober once -c FILE [flags]        run every selected probe once; exit 0 pass, 1 fail, 2 error, 3 bad config
   revprober demo [--once] [flags]       probe the built-in simulator (make demo)
-  revprober check-config -c FILE        validate a config; exit 0 or 3
+  revprober check-config -c FILE        validate a config offline (--no-secrets: without them); exit 0 or 3
+  revprober preflight -c FILE [flags]   log in and run the positive control of every probe, revoke nothing; exit 0, 2 or 3
   revprober idpsim --listen ADDR        serve the Janssen-compatible simulator
   revprober drivers                     list the revocation endpoint drivers
   revprober version
@@ -86,6 +92,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
 
 func revision() string {
+	if Revision != "" {
+		return Revision
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
@@ -127,10 +136,14 @@ func printWarnings(w io.Writer, cfg *config.Config) {
 }
 
 func loadConfig(path string) (*config.Config, error) {
+	return loadConfigWith(path, loadOptions())
+}
+
+func loadConfigWith(path string, opts config.LoadOptions) (*config.Config, error) {
 	if path == "" {
 		return nil, errors.New("no config file: use -c FILE")
 	}
-	return config.Load(path, loadOptions())
+	return config.Load(path, opts)
 }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -152,10 +165,13 @@ func newLogger(w io.Writer, level string, json bool) *slog.Logger {
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check-config", stderr)
 	path := fs.String("c", "", "config file")
+	noSecrets := fs.Bool("no-secrets", false, "check the structure only: an unset ${VAR} or an unreadable *_file is a warning, not an error")
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	cfg, err := loadConfig(*path)
+	opts := loadOptions()
+	opts.NoSecrets = *noSecrets
+	cfg, err := loadConfigWith(*path, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitConfig
@@ -165,7 +181,11 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	for _, t := range cfg.Targets {
 		n += len(t.Endpoints)
 	}
-	fmt.Fprintf(stdout, "%s: OK, %d targets, %d probes (digest %s)\n", cfg.Path, len(cfg.Targets), n, cfg.Digest[:12])
+	only := ""
+	if *noSecrets {
+		only = ", structure only: secrets not checked"
+	}
+	fmt.Fprintf(stdout, "%s: OK, %d targets, %d probes (digest %s%s)\n", cfg.Path, len(cfg.Targets), n, cfg.Digest[:12], only)
 	return 0
 }
 

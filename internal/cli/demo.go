@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +28,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	var o onceOptions
 	fs.StringVar(&o.endpoint, "endpoint", "", "only this endpoint (with --once)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document (with --once)")
+	fs.IntVar(&o.parallel, "parallel", 0, "with --once, probe at most `N` canaries at a time (0: all)")
 	addOnceOutputs(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
@@ -71,8 +73,12 @@ func cmdIdpsim(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
 	var faults multiFlag
 	fs.Var(&faults, "fault", "fault to switch on, repeatable: "+fmt.Sprint(idpsim.FaultNames))
+	printConfig := fs.Bool("print-config", false, "print a ready revprober config for the simulator at --listen (its clients, users and passwords) and exit")
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
+	}
+	if *printConfig {
+		return printSimConfig(*listen, stdout, stderr)
 	}
 	sim, _, code := startSim(*listen, faults, stderr)
 	if sim == nil {
@@ -100,4 +106,24 @@ func startSim(listen string, faults []string, stderr io.Writer) (*demo.Sim, idps
 		return nil, f, 1
 	}
 	return sim, f, 0
+}
+
+// printSimConfig prints a ready config for a simulator served at listen,
+// built from the data of a simulator made as `idpsim` makes it.
+func printSimConfig(listen string, stdout, stderr io.Writer) int {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" || port == "" {
+		fmt.Fprintf(stderr, "--listen %q: give the simulator's fixed host:port\n", listen)
+		return ExitConfig
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1" // listening on every address: reach it on loopback
+	}
+	y, err := demo.SimConfig(idpsim.New(idpsim.Options{}), "http://"+net.JoinHostPort(host, port))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	_, _ = stdout.Write(y)
+	return 0
 }

@@ -347,15 +347,11 @@ func (x *daemonExtras) recorders() []schedule.Recorder {
 
 // loaded is daemon.Options.Loaded: each run record carries its probe's
 // configured interval and global.slo, as in force when it ran.
-func (x *daemonExtras) loaded(cfg *config.Config, probes []*probe.Probe) {
+func (x *daemonExtras) loaded(cfg *config.Config, _ []*probe.Probe) {
 	if x.ev == nil {
 		return
 	}
-	s := evidence.Schedule{SLO: cfg.Global.SLO.D(), Intervals: make(map[evidence.ProbeKey]time.Duration, len(probes))}
-	for _, p := range probes {
-		s.Intervals[evidence.ProbeKey{Target: p.Target, Endpoint: p.Endpoint}] = p.Interval
-	}
-	x.ev.SetSchedule(s)
+	x.ev.SetSchedule(evidenceSchedule(cfg))
 }
 
 // attach mounts the status page on the daemon (before it serves) and

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -22,12 +23,23 @@ import (
 type onceOptions struct {
 	target, endpoint string
 	json             bool
+	// parallel bounds how many probes of different canaries run at once
+	// (0: no bound).
+	parallel int
 	// checks run before any probe (an output that cannot be written is
 	// bad usage, found before probing); hooks write the extra outputs
 	// (JUnit) after the report.
 	checks []func() error
 	hooks  []func([]*verdict.Run) error
+	// record gets every run as soon as it ends, from the goroutine that
+	// ran it (the evidence log); an error goes to stderr.
+	record []func(*verdict.Run) error
 }
+
+// defaultParallel is how many canaries `once` probes at a time: enough
+// for a pipeline's smoke check to take about one run, few enough that the
+// runs do not queue for the transport's connections to one IdP (64).
+const defaultParallel = 16
 
 func cmdOnce(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("once", stderr)
@@ -36,7 +48,9 @@ func cmdOnce(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.target, "target", "", "only the probes of this target")
 	fs.StringVar(&o.endpoint, "endpoint", "", "only the probes of this endpoint name")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document instead of the report")
+	fs.IntVar(&o.parallel, "parallel", defaultParallel, "probe at most `N` canaries at a time (probes sharing a canary always run one after another; 0: no limit)")
 	addOnceOutputs(fs, &o)
+	ev := addEvidenceFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
@@ -46,28 +60,21 @@ func cmdOnce(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	printWarnings(stderr, cfg)
+	ev.attach(cfg, &o, stderr)
+	defer ev.close(stderr)
 	return runOnce(cfg, o, stdout, stderr)
 }
 
 // addOnceOutputs is where other files add output flags (--junit).
 var addOnceOutputs = func(*flag.FlagSet, *onceOptions) {}
 
-// runOnce runs the selected probes one after another (so runs on one
-// canary never overlap) and reports them.
+// runOnce runs the selected probes, those of different canaries at the
+// same time and those sharing a canary one after another, and reports
+// them in config order.
 func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
-	probes, err := probe.Compile(cfg, newLogger(stderr, "warn", false))
+	selected, err := selectProbes(cfg, o.target, o.endpoint, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitConfig
-	}
-	var selected []*probe.Probe
-	for _, p := range probes {
-		if (o.target == "" || p.Target == o.target) && (o.endpoint == "" || p.Endpoint == o.endpoint) {
-			selected = append(selected, p)
-		}
-	}
-	if len(selected) == 0 {
-		fmt.Fprintf(stderr, "no probe matches --target %q --endpoint %q\n", o.target, o.endpoint)
 		return ExitConfig
 	}
 	for _, c := range o.checks {
@@ -78,13 +85,20 @@ func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var runs []*verdict.Run
-	for i, p := range selected {
+	errw := &lockedWriter{w: stderr}
+	runs := make([]*verdict.Run, len(selected))
+	var started atomic.Int32
+	forEachByCanary(selected, o.parallel, func(i int) {
 		if !o.json {
-			fmt.Fprintf(stderr, "[%d/%d] %s …\n", i+1, len(selected), p.ID())
+			fmt.Fprintf(errw, "[%d/%d] %s …\n", started.Add(1), len(selected), selected[i].ID())
 		}
-		runs = append(runs, probe.Run(ctx, p))
-	}
+		runs[i] = probe.Run(ctx, selected[i])
+		for _, rec := range o.record {
+			if err := rec(runs[i]); err != nil {
+				fmt.Fprintln(errw, "revprober:", err, "(the exit code is still the run's)")
+			}
+		}
+	})
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -102,6 +116,25 @@ func runOnce(cfg *config.Config, o onceOptions, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitCode(runs)
+}
+
+// selectProbes compiles cfg's probes and keeps those of target and
+// endpoint ("": any); none is an error.
+func selectProbes(cfg *config.Config, target, endpoint string, stderr io.Writer) ([]*probe.Probe, error) {
+	probes, err := probe.Compile(cfg, newLogger(stderr, "warn", false))
+	if err != nil {
+		return nil, err
+	}
+	var selected []*probe.Probe
+	for _, p := range probes {
+		if (target == "" || p.Target == target) && (endpoint == "" || p.Endpoint == endpoint) {
+			selected = append(selected, p)
+		}
+	}
+	if len(selected) == 0 {
+		return nil, fmt.Errorf("no probe matches --target %q --endpoint %q", target, endpoint)
+	}
+	return selected, nil
 }
 
 // exitCode: any fail → 1; else any error → 2; else 0.

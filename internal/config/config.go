@@ -31,6 +31,11 @@ type LoadOptions struct {
 	// DriverFacts describes a valid driver for the warnings; nil: no
 	// driver-dependent warnings.
 	DriverFacts func(kind string, params map[string]string) DriverFacts
+	// NoSecrets checks the structure only (check-config --no-secrets, on
+	// a machine without the secrets): an unset ${VAR} and a *_file that
+	// cannot be read are warnings, not errors, and the value stands in as
+	// written. A config loaded so must not be run.
+	NoSecrets bool
 }
 
 // DriverFacts is what the validator's warnings need to know of a driver.
@@ -69,6 +74,7 @@ func Parse(name string, data []byte, opts LoadOptions) (*Config, error) {
 		lookup = os.LookupEnv
 	}
 	d := newDecoder(name, lookup)
+	d.noSecrets = opts.NoSecrets
 	var c Config
 	if root != nil {
 		d.decode(root, reflect.ValueOf(&c).Elem(), "")

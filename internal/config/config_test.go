@@ -26,7 +26,7 @@ func lookup(name string) (string, bool) { v, ok := env[name]; return v, ok }
 // checkDriver stands in for the driver registry.
 func checkDriver(kind string, params map[string]string) error {
 	switch kind {
-	case "rfc7009", "keycloak-logout-user", "janssen-global-token-revocation", "webhook":
+	case "rfc7009", "keycloak-user-logout", "janssen-global-token-revocation", "webhook":
 		return nil
 	case "needs-param":
 		if params["realm"] == "" {

@@ -25,6 +25,9 @@ type decoder struct {
 	keys   map[string]*yaml.Node // path → key node
 	bad    map[string]bool       // paths already reported: no follow-on errors below them
 	budget int                   // nodes left to visit: bounds alias expansion ("billion laughs")
+	// noSecrets: unset variables and unreadable secret files are
+	// warnings (LoadOptions.NoSecrets).
+	noSecrets bool
 }
 
 // maxNodes is well above any real configuration (10,000 targets with two
@@ -150,10 +153,25 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 		d.errorf(n, path, "must be a string, not %s", kindName(n))
 		return "", false
 	}
-	s, err := expand(n.Value, d.lookup)
+	lookup := d.lookup
+	var unset []string
+	if d.noSecrets {
+		lookup = func(name string) (string, bool) {
+			if v, ok := d.lookup(name); ok {
+				return v, true
+			}
+			unset = append(unset, name)
+			return "${" + name + "}", true
+		}
+	}
+	s, err := expand(n.Value, lookup)
 	if err != nil {
 		d.errorf(n, path, "%v", err)
 		return "", false
+	}
+	for _, name := range unset {
+		d.warns = append(d.warns, FieldError{File: d.file, Line: n.Line, Column: n.Column, Path: path,
+			Message: fmt.Sprintf("environment variable %s is not set (structure checked without it)", name)})
 	}
 	return s, true
 }

@@ -53,7 +53,7 @@ type Global struct {
 	SLO Duration `yaml:"slo"`
 }
 
-// Evidence configures the tamper-evident evidence log (DESIGN.md §6).
+// Evidence configures the tamper-evident evidence log (docs/evidence.md).
 type Evidence struct {
 	// Path is the evidence file; empty disables the log. Rotated files
 	// get a suffix and continue the hash chain.
@@ -67,7 +67,7 @@ type Evidence struct {
 	RotateDaily bool `yaml:"rotate_daily"`
 }
 
-// Coordination shares probes between replicas (DESIGN.md §8).
+// Coordination shares probes between replicas (docs/deployment.md).
 type Coordination struct {
 	// Backend: "" or "none" (one replica), "redis", "kubernetes".
 	Backend string `yaml:"backend"`

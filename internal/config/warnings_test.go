@@ -46,7 +46,7 @@ func TestWarnings(t *testing.T) {
 	}{
 		{"none", "", "", "rfc7009", "", ""},
 
-		// keycloak-user-logout leaves offline tokens alive (endpoints.md §3).
+		// keycloak-user-logout leaves offline tokens alive (docs/wire-facts.md §3).
 		{"keycloak logout, online login", "", "", "keycloak-user-logout", "", ""},
 		{"keycloak logout, offline_access in login.scopes", scopes, "      scopes: [openid, offline_access]\n", "keycloak-user-logout #<",
 			"targets[0].endpoints[0].driver", "the target's login.scopes (line 9) ask for offline_access"},

@@ -1,4 +1,4 @@
-// Package evidence is revprober's tamper-evident evidence log (DESIGN.md §6):
+// Package evidence is revprober's tamper-evident evidence log (docs/evidence.md):
 // an append-only JSON-lines file, one record per run, each record chained to
 // the previous one by its SHA-256 hash and optionally signed with Ed25519.
 //

@@ -15,7 +15,7 @@ import (
 // that session and registered with Client.BackchannelLogoutURI gets a POST of
 // logout_token=<RS256 JWT> (iss, aud, iat, exp, jti, events, sub, sid; typ
 // logout+jwt), verifiable through jwks_uri. Janssen's global token
-// revocation and /revoke_session send none (endpoints.md §1.3, §1.4), and
+// revocation and /revoke_session send none (docs/wire-facts.md §1.3, §1.4), and
 // neither does the simulator there.
 //
 // Faults: ignore-revocation sends nothing; delay=D sends after D, like the

@@ -9,7 +9,7 @@ import (
 )
 
 // Janssen (jans-auth-server) endpoints. The wire facts and their sources are in
-// /work/shared/reference/endpoints.md section 1; comments cite its paragraphs.
+// docs/wire-facts.md §1; comments cite its sections.
 
 // Janssen feature flags (FeatureFlagType).
 const (

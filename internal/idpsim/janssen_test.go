@@ -325,7 +325,7 @@ func TestGlobalTokenRevocation(t *testing.T) {
 		{"unparsable body", Faults{}, nil, `{"sub_id":`, func(*env) opt { return admin }, 400, "invalid_request", false},
 		{"empty body", Faults{}, nil, ``, func(*env) opt { return admin }, 400, "invalid_request", false},
 		// Unknown members are a parse failure (the simulator's strict
-		// reading of Jackson; unconfirmed, endpoints.md §6).
+		// reading of Jackson; unconfirmed, docs/wire-facts.md §6).
 		{"unknown member (draft -02 key)", Faults{}, nil, `{"subject":{"format":"uid","id":"canary01"}}`, func(*env) opt { return admin }, 400, "invalid_request", false},
 		{"unknown member inside sub_id", Faults{}, nil, `{"sub_id":{"format":"uid","id":"canary01","iss":"x"}}`, func(*env) opt { return admin }, 400, "invalid_request", false},
 		// A body that parses without sub_id: Janssen's NullPointerException,

@@ -7,7 +7,7 @@
 // case: with an empty feature list (Options.Features) discovery publishes
 // both session_revocation_endpoint (older Janssen, REVOKE_SESSION) and
 // global_token_revocation_endpoint (newer Janssen, GLOBAL_TOKEN_REVOCATION),
-// which no real Janssen version does (endpoints.md §1.1), so that one
+// which no real Janssen version does (docs/wire-facts.md §1.1), so that one
 // simulator serves the drivers of both. Set Features to imitate one version.
 //
 // Layout: server.go (types, routing, client authentication), state.go (users'

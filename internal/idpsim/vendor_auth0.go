@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Auth0 emulation, under /auth0 (endpoints.md §3). Every Management API
+// Auth0 emulation, under /auth0 (docs/wire-facts.md §3). Every Management API
 // revocation answers 202 at once and takes effect asynchronously, the
 // configured delay (default 300 ms) after the request: the kill is written
 // with a future effective time, so the engine measures the delay.

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Microsoft Entra ID (Graph) emulation, under /entra (endpoints.md §3):
+// Microsoft Entra ID (Graph) emulation, under /entra (docs/wire-facts.md §3):
 //
 //	POST /entra/{tenant}/oauth2/v2.0/token                      the admin's client_credentials token
 //	POST /entra/v1.0/users/{id|upn}/revokeSignInSessions        200 {"@odata.context":…,"value":true}

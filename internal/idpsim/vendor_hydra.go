@@ -4,7 +4,7 @@ import (
 	"net/http"
 )
 
-// Ory Hydra admin API emulation, under /hydra (endpoints.md §3). Hydra's
+// Ory Hydra admin API emulation, under /hydra (docs/wire-facts.md §3). Hydra's
 // admin port has no authentication of its own.
 //
 //	DELETE /hydra/admin/oauth2/auth/sessions/consent?subject=S&all=true (or &client=C)  204

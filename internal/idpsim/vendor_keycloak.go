@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Keycloak admin REST API emulation, under /keycloak (endpoints.md §3):
+// Keycloak admin REST API emulation, under /keycloak (docs/wire-facts.md §3):
 //
 //	POST   /keycloak/realms/{realm}/protocol/openid-connect/token    the admin's client_credentials token
 //	GET    /keycloak/admin/realms/{realm}/users?username=X&exact=true [{"id":…,"username":…}]
@@ -83,7 +83,7 @@ func (s *Server) handleKeycloakLogout(w http.ResponseWriter, r *http.Request, v 
 		return
 	}
 	delay, all := v.get()
-	// Keycloak's user logout sends back-channel logout (endpoints.md §3):
+	// Keycloak's user logout sends back-channel logout (docs/wire-facts.md §3):
 	// the targets are collected now, while the sessions live, and sent
 	// when the handler returns, after the revocation.
 	defer s.sendLogoutTokens(r, delay, s.logoutTargets(userSessions(u.Inum)))

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Okta emulation, under /okta (endpoints.md §3):
+// Okta emulation, under /okta (docs/wire-facts.md §3):
 //
 //	POST   /okta/oauth2/v1/token                               the admin's client_credentials token (org AS)
 //	DELETE /okta/api/v1/users/{id}/sessions?oauthTokens=true   204; 404 E0000007; 403 E0000006; 401 E0000011

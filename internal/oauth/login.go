@@ -399,7 +399,7 @@ func SessionStatus(ctx context.Context, c *http.Client, u string) (alive bool, e
 	switch body.State {
 	case "authenticated":
 		return true, nil
-	case "unknown", "unauthenticated": // gone, or never completed (§1.8)
+	case "unknown", "unauthenticated": // gone, or never completed (docs/wire-facts.md §1.8)
 		return false, nil
 	}
 	state := body.State

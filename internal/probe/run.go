@@ -35,6 +35,10 @@ const expirySkew = 2 * time.Second
 
 // Run executes one run of p. It never panics and always returns a record.
 func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
+	return newRunner(p).drive(ctx, (*runner).execute, (*runner).judge)
+}
+
+func newRunner(p *Probe) *runner {
 	r := &runner{p: p, trace: &httpx.Trace{}, now: time.Now}
 	r.run = &verdict.Run{
 		ID:       newRunID(),
@@ -47,6 +51,14 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 		ConfigDigest: p.ConfigDigest,
 	}
 	collectSecrets(p, r.trace.Secrets())
+	return r
+}
+
+// drive runs steps within the probe's timeout, then the clean-up, and
+// judges the observations when the steps went through (a pre-flight
+// drives fewer steps and judges nothing). It never panics.
+func (r *runner) drive(ctx context.Context, steps func(*runner, context.Context) error, judge func(*runner)) (run *verdict.Run) {
+	p := r.p
 	defer func() {
 		if v := recover(); v != nil {
 			r.run.Result, r.run.Reason = verdict.Error, verdict.InternalError
@@ -65,7 +77,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 	defer cancel()
 	r.client = httpx.Client(p.Transport, nil)
 
-	err := r.execute(runCtx)
+	err := steps(r, runCtx)
 	r.cleaned = true
 	r.cleanup(context.WithoutCancel(ctx))
 	if err != nil {
@@ -77,7 +89,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 		r.run.Detail = err.Error()
 		return
 	}
-	r.judge()
+	judge(r)
 	return
 }
 
@@ -181,7 +193,8 @@ func (r *runner) step(name string, f func() error) error {
 	return err
 }
 
-func (r *runner) execute(ctx context.Context) error {
+// prepare is every step before the revocation: what a pre-flight runs.
+func (r *runner) prepare(ctx context.Context) error {
 	if err := r.step(verdict.StepDiscovery, func() error { return r.discover(ctx) }); err != nil {
 		return err
 	}
@@ -192,7 +205,11 @@ func (r *runner) execute(ctx context.Context) error {
 	if err := r.checkPlan(); err != nil {
 		return err
 	}
-	if err := r.step(verdict.StepPositive, func() error { return r.positiveControl(ctx) }); err != nil {
+	return r.step(verdict.StepPositive, func() error { return r.positiveControl(ctx) })
+}
+
+func (r *runner) execute(ctx context.Context) error {
+	if err := r.prepare(ctx); err != nil {
 		return err
 	}
 	if err := r.step(verdict.StepRevoke, func() error { return r.revoke(ctx) }); err != nil {

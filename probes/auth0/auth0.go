@@ -1,5 +1,5 @@
 // Package auth0 drives Auth0 Management API revocations.
-// Wire facts: shared/reference/endpoints.md §3 (Auth0 rows) and §5.
+// Wire facts: docs/wire-facts.md §3 (Auth0 rows) and §5.
 //
 // Kinds:
 //   - auth0-delete-sessions:       DELETE {base}/api/v2/users/{user_id}/sessions → 202
@@ -90,7 +90,7 @@ func newDriver(p driver.Params, k kind) (driver.Driver, error) {
 	return d, nil
 }
 
-// Profile per endpoints.md §3/§5: sessions delete ends sessions only
+// Profile per docs/wire-facts.md §3/§5: sessions delete ends sessions only
 // ("refresh tokens can remain active after a session has been deleted");
 // refresh-tokens delete kills refresh tokens only; revoke-access both.
 // No call recalls an issued JWT access token.

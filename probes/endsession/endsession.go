@@ -1,6 +1,6 @@
 // Package endsession drives OpenID Connect RP-Initiated Logout 1.0: the
 // browser logout at the issuer's end_session_endpoint. Wire facts:
-// shared/reference/endpoints.md §4 and §1.8.
+// docs/wire-facts.md §4 and §1.8.
 package endsession
 
 import (

@@ -1,5 +1,5 @@
 // Package entra drives Microsoft Entra ID's revokeSignInSessions.
-// Wire facts: shared/reference/endpoints.md §3 (Entra row) and §5.
+// Wire facts: docs/wire-facts.md §3 (Entra row) and §5.
 //
 // entra-revoke-signin-sessions: POST {graph}/v1.0/users/{id|upn}/revokeSignInSessions,
 // no body, bearer from the client-credentials grant of the admin_client

@@ -1,5 +1,5 @@
 // Package hydra drives Ory Hydra's admin session revocations.
-// Wire facts: shared/reference/endpoints.md §3 (Hydra rows) and §5.
+// Wire facts: docs/wire-facts.md §3 (Hydra rows) and §5.
 //
 // Kinds:
 //   - hydra-consent-revoke: DELETE {admin}/admin/oauth2/auth/sessions/consent?subject=S&all=true

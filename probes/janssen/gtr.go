@@ -1,5 +1,5 @@
 // Package janssen drives Janssen Server's user-wide revocation endpoints.
-// Wire facts: shared/reference/endpoints.md §1.
+// Wire facts: docs/wire-facts.md §1.
 package janssen
 
 import (

@@ -13,7 +13,7 @@ import (
 var noGTRFeatures = []string{"revoke_token", "introspection", "userinfo", "end_session", "status_session"}
 
 // TestGlobalTokenRevocationAnswers pins how the driver maps Janssen's
-// answers (endpoints.md §1.1, §1.4) to verdicts. None of them is a pass.
+// answers (docs/wire-facts.md §1.1, §1.4) to verdicts. None of them is a pass.
 func TestGlobalTokenRevocationAnswers(t *testing.T) {
 	const kind = "janssen-global-token-revocation"
 	t.Run("no fault", func(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package keycloak drives Keycloak's admin REST API revocations.
-// Wire facts: shared/reference/endpoints.md §3 (Keycloak rows) and §5.
+// Wire facts: docs/wire-facts.md §3 (Keycloak rows) and §5.
 //
 // Both kinds authenticate with an admin bearer token from the
 // client-credentials grant of the target's admin_client (a confidential
@@ -46,7 +46,7 @@ func init() {
 		New:     func(p driver.Params) (driver.Driver, error) { return newDriver(p, false) },
 		Doc:     "docs/drivers-vendors.md#keycloak",
 		// Offline sessions are a separate stream the logout does not touch
-		// (endpoints.md §3).
+		// (docs/wire-facts.md §3).
 		KeepsOfflineTokens: true,
 	})
 	driver.Register(driver.Info{
@@ -85,7 +85,7 @@ func newDriver(p driver.Params, consent bool) (driver.Driver, error) {
 // endpoint is not documented to kill (version-dependent: keycloak#31359).
 //
 // User logout also sends back-channel logout to the RPs of the ended
-// sessions (endpoints.md §4): BackchannelLogout.
+// sessions (docs/wire-facts.md §4): BackchannelLogout.
 //
 // Consent revocation kills the client's offline tokens; it promises nothing
 // about the online session or the access token.

@@ -1,5 +1,5 @@
 // Package okta drives Okta's user-wide revocations.
-// Wire facts: shared/reference/endpoints.md §3 (Okta rows) and §5.
+// Wire facts: docs/wire-facts.md §3 (Okta rows) and §5.
 //
 // okta-user-sessions: DELETE {base}/api/v1/users/{id}/sessions?oauthTokens=…
 // Params:

@@ -40,7 +40,7 @@ func observed(r *verdict.Run, a verdict.Artifact) verdict.State {
 }
 
 // TestJanssenHintDeviation: Janssen's /revoke searches only access tokens
-// when token_type_hint=access_token (endpoints.md §0.7), so a refresh token
+// when token_type_hint=access_token (docs/wire-facts.md §0.7), so a refresh token
 // sent with that hint is not revoked although the answer is 200. RFC 7009
 // §2.1 says the server MUST extend its search: the driver's profile keeps
 // the promise, and the probe must catch the deviation.

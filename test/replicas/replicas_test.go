@@ -2,7 +2,7 @@
 
 // Package replicas runs three `revprober run` processes coordinated by a
 // real redis-server against the simulator, and proves from their evidence
-// files what DESIGN.md §4 and §8 promise for several replicas:
+// files what README.md (Replicas) and docs/deployment.md promise for several replicas:
 //
 //   - every scheduled tick of every probe runs exactly once across replicas;
 //   - no two runs on one canary overlap (twenty probes share two canaries);
