@@ -21,7 +21,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9543", "HTTP listen address of the prober (metrics, status page)")
 	simListen := fs.String("sim-listen", "127.0.0.1:0", "listen address of the simulator")
 	deadline := fs.Duration("deadline", 5*time.Second, "propagation deadline of every demo probe (the Auth0 and Entra emulations revoke after 300 ms and 500 ms)")
-	hold := fs.Duration("hold", time.Second, "how long every dead artifact must stay dead (deadline + hold < the demo's 10s timeout)")
+	hold := fs.Duration("hold", 250*time.Millisecond, "how long every dead artifact must stay dead (deadline + hold < the demo's 10s timeout)")
 	var faults multiFlag
 	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION, resurrect=DURATION)")
 	var o onceOptions

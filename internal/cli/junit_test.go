@@ -130,7 +130,7 @@ func TestJUnitError(t *testing.T) {
 
 func TestJUnitPass(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "revprober.xml")
-	if code, _, errOut := runCLI(t, "demo", "--once", "--hold", "200ms", "--junit", file); code != ExitPass {
+	if code, _, errOut := runCLI(t, "demo", "--once", "--junit", file); code != ExitPass {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	doc := readJUnit(t, file)
@@ -171,7 +171,7 @@ func TestJUnitWriteFailsAfterTheRun(t *testing.T) {
 // fail the run and the checks that saw it, with the reason and the times.
 func TestJUnitCameBackAlive(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "revprober.xml")
-	code, out, errOut := runCLI(t, "demo", "--once", "--fault", "resurrect=300ms", "--endpoint", "global-token-revocation", "--junit", file)
+	code, out, errOut := runCLI(t, "demo", "--once", "--fault", "resurrect=100ms", "--endpoint", "global-token-revocation", "--junit", file)
 	if code != ExitFail {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitFail, out, errOut)
 	}

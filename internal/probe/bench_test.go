@@ -116,7 +116,7 @@ func BenchmarkRun(b *testing.B) {
 // BenchmarkHold is what the hold window costs a passing run of global
 // token revocation (three promised checks) with the config's other
 // defaults: ns/op is the run's duration, requests/run its HTTP requests.
-// 10s is the config default, 1s the demo's.
+// 10s is the config default.
 func BenchmarkHold(b *testing.B) {
 	for _, hold := range []time.Duration{time.Second, 10 * time.Second} {
 		b.Run(fmt.Sprintf("hold=%s", hold), func(b *testing.B) {
