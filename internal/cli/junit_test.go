@@ -171,7 +171,9 @@ func TestJUnitWriteFailsAfterTheRun(t *testing.T) {
 // fail the run and the checks that saw it, with the reason and the times.
 func TestJUnitCameBackAlive(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "revprober.xml")
-	code, out, errOut := runCLI(t, "demo", "--once", "--fault", "resurrect=100ms", "--endpoint", "global-token-revocation", "--junit", file)
+	// Back well after the first looks, well within the hold, also on a
+	// loaded machine.
+	code, out, errOut := runCLI(t, "demo", "--once", "--fault", "resurrect=500ms", "--hold", "2s", "--endpoint", "global-token-revocation", "--junit", file)
 	if code != ExitFail {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitFail, out, errOut)
 	}
