@@ -23,8 +23,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	simListen := fs.String("sim-listen", "127.0.0.1:0", "listen address of the simulator")
 	deadline := fs.Duration("deadline", 5*time.Second, "propagation deadline of every demo probe (the Auth0 and Entra emulations revoke after 300 ms and 500 ms)")
 	web := addWebFlags(fs)
+	hold := fs.Duration("hold", 250*time.Millisecond, "how long every dead artifact must stay dead (deadline + hold < the demo's 10s timeout)")
 	var faults multiFlag
-	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION)")
+	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION, resurrect=DURATION)")
 	var o onceOptions
 	fs.StringVar(&o.endpoint, "endpoint", "", "only this endpoint (with --once)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document (with --once)")
@@ -38,7 +39,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer sim.Close()
-	params := demo.Params{SimURL: sim.URL, Listen: *listen, Deadline: deadline.String()}
+	params := demo.Params{SimURL: sim.URL, Listen: *listen, Deadline: deadline.String(), Hold: hold.String()}
 	cfg, err := demo.Config(params, loadOptions())
 	if err != nil {
 		fmt.Fprintln(stderr, "the built-in demo config is invalid (a bug):", err)
@@ -72,7 +73,7 @@ func cmdIdpsim(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("idpsim", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
 	var faults multiFlag
-	fs.Var(&faults, "fault", "fault to switch on, repeatable: "+fmt.Sprint(idpsim.FaultNames))
+	fs.Var(&faults, "fault", "fault to switch on, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION, resurrect=DURATION)")
 	printConfig := fs.Bool("print-config", false, "print a ready revprober config for the simulator at --listen (its clients, users and passwords) and exit")
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig

@@ -53,6 +53,7 @@ type Params struct {
 	Interval string
 	Timeout  string
 	Deadline string
+	Hold     string
 }
 
 // ConfigYAML renders the demo configuration for a simulator at p.SimURL.
@@ -65,6 +66,11 @@ func ConfigYAML(p Params) []byte {
 	}
 	if p.Deadline == "" {
 		p.Deadline = "5s"
+	}
+	if p.Hold == "" {
+		// Short: most demo probes share canary01, whose runs must all fit
+		// in the 15s interval.
+		p.Hold = "250ms"
 	}
 	if p.Listen == "" {
 		p.Listen = "127.0.0.1:9543"

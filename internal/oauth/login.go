@@ -28,12 +28,16 @@ const maxLoginSteps = 16
 // redirects followed by hand on the IdP's host only, the login form filled
 // (hidden inputs kept), a consent form accepted, and the code taken from
 // the redirect to redirectURI and exchanged. The returned tokens carry the
-// cookie jar that holds the OP session, for prompt=none checks.
-func CodeLogin(ctx context.Context, rt http.RoundTripper, ep Endpoints, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
+// cookie jar that holds the OP session, for prompt=none checks. A nil jar
+// starts a fresh browser; a jar from an earlier login carries its OP
+// session, so an IdP that remembers it issues a code without a form.
+func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
 	if ep.Authorization == "" {
 		return nil, errors.New("authorization-code login: the issuer offers no authorization_endpoint")
 	}
-	jar, _ := cookiejar.New(nil)
+	if jar == nil {
+		jar, _ = cookiejar.New(nil)
+	}
 	c := httpx.Client(rt, jar)
 	cfg := client.oauth2Config(ep, redirectURI, scopes)
 	verifier := oauth2.GenerateVerifier()
