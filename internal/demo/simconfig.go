@@ -62,7 +62,7 @@ var simConfigTemplate = template.Must(template.New("sim").Funcs(template.FuncMap
 global:
   listen: "127.0.0.1:9543"
   interval: 1m
-  timeout: 20s
+  timeout: 30s
   deadline: 10s
 targets:
 {{- range .Users}}
