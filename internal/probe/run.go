@@ -222,7 +222,7 @@ func (r *runner) login(ctx context.Context) error {
 		)
 		switch r.p.LoginMethod {
 		case "authorization_code":
-			toks, err = oauth.CodeLogin(ctx, r.p.Transport, r.eps, r.p.LoginClient, r.p.RedirectURI, spec.Username, spec.Password, r.p.Scopes)
+			toks, err = oauth.CodeLogin(ctx, r.p.Transport, r.eps, r.p.LoginHosts, r.p.LoginClient, r.p.RedirectURI, spec.Username, spec.Password, r.p.Scopes)
 		default:
 			toks, err = oauth.PasswordLogin(ctx, r.client, r.eps, r.p.LoginClient, spec.Username, spec.Password, r.p.Scopes)
 		}
@@ -309,7 +309,7 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 		if cs.tokens.Jar == nil {
 			return verdict.Failed, errors.New("prompt=none needs a session-creating login (login.method: authorization_code)")
 		}
-		alive, err = oauth.PromptNone(ctx, cs.client, r.eps, r.p.LoginClient.ID, r.p.RedirectURI, r.p.Scopes)
+		alive, err = oauth.PromptNone(ctx, cs.client, r.eps, r.p.LoginHosts, r.p.LoginClient.ID, r.p.RedirectURI, r.p.Scopes)
 	case verdict.SessionStatus:
 		if cs.tokens.Jar == nil || r.eps.SessionStatus == "" {
 			return verdict.Failed, errors.New("session_status needs a session-creating login and a session_status URL")
