@@ -21,8 +21,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9543", "HTTP listen address of the prober (metrics, status page)")
 	simListen := fs.String("sim-listen", "127.0.0.1:0", "listen address of the simulator")
 	deadline := fs.Duration("deadline", 5*time.Second, "propagation deadline of every demo probe (the Auth0 and Entra emulations revoke after 300 ms and 500 ms)")
+	hold := fs.Duration("hold", time.Second, "how long every dead artifact must stay dead (deadline + hold < the demo's 10s timeout)")
 	var faults multiFlag
-	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION)")
+	fs.Var(&faults, "fault", "simulator fault, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION, resurrect=DURATION)")
 	var o onceOptions
 	fs.StringVar(&o.endpoint, "endpoint", "", "only this endpoint (with --once)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON document (with --once)")
@@ -35,7 +36,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer sim.Close()
-	params := demo.Params{SimURL: sim.URL, Listen: *listen, Deadline: deadline.String()}
+	params := demo.Params{SimURL: sim.URL, Listen: *listen, Deadline: deadline.String(), Hold: hold.String()}
 	cfg, err := demo.Config(params, loadOptions())
 	if err != nil {
 		fmt.Fprintln(stderr, "the built-in demo config is invalid (a bug):", err)
@@ -68,7 +69,7 @@ func cmdIdpsim(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("idpsim", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
 	var faults multiFlag
-	fs.Var(&faults, "fault", "fault to switch on, repeatable: "+fmt.Sprint(idpsim.FaultNames))
+	fs.Var(&faults, "fault", "fault to switch on, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION, resurrect=DURATION)")
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}

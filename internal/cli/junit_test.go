@@ -130,7 +130,7 @@ func TestJUnitError(t *testing.T) {
 
 func TestJUnitPass(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "revprober.xml")
-	if code, _, errOut := runCLI(t, "demo", "--once", "--junit", file); code != ExitPass {
+	if code, _, errOut := runCLI(t, "demo", "--once", "--hold", "200ms", "--junit", file); code != ExitPass {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	doc := readJUnit(t, file)

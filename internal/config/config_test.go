@@ -130,8 +130,9 @@ func TestDefaults(t *testing.T) {
 	c := mustParse(t, strings.Replace(base, "global:\n  interval: 1m\n", "", 1))
 	want := Global{
 		Listen: ":9543", Interval: Duration(time.Minute), Timeout: Duration(45 * time.Second),
-		Deadline: Duration(30 * time.Second), PollInitial: Duration(10 * time.Millisecond),
-		PollMax: Duration(time.Second), SLO: Duration(30 * time.Second),
+		Deadline: Duration(30 * time.Second), Hold: Duration(10 * time.Second), RequestTimeout: Duration(5 * time.Second),
+		PollInitial: Duration(10 * time.Millisecond),
+		PollMax:     Duration(time.Second), SLO: Duration(30 * time.Second),
 	}
 	if c.Global != want {
 		t.Errorf("global: got %+v", c.Global)
@@ -172,6 +173,14 @@ func TestValidation(t *testing.T) {
 		{"target interval < global timeout", "    issuer:", "    interval: 40s #<\n    issuer:", "targets[0].interval", "must be longer than the timeout (45s)"},
 		{"deadline < timeout, target", "    issuer:", "    timeout: 20s #<\n    issuer:", "targets[0].timeout", "must be longer than the deadline (30s)"},
 		{"deadline < timeout, endpoint", "- driver: rfc7009", "- driver: rfc7009\n        deadline: 50s #<", "targets[0].endpoints[0].deadline", "must be shorter than the timeout (45s)"},
+		{"deadline + hold < timeout, global", "  interval: 1m", "  interval: 1m\n  hold: 15s #<", "global.hold", "plus the deadline (30s) must be shorter than the timeout (45s): shorten the hold below 15s, or raise the timeout"},
+		{"deadline + hold < timeout, global deadline", "  interval: 1m", "  interval: 1m\n  deadline: 40s #<", "global.deadline", "plus the hold (10s) must be shorter than the timeout (45s): shorten the deadline below 35s"},
+		{"deadline + hold < timeout, target", "    issuer:", "    timeout: 35s #<\n    issuer:", "targets[0].timeout", "must be longer than the deadline plus the hold (30s + 10s): raise it above 40s"},
+		{"deadline + hold < timeout, endpoint hold", "- driver: rfc7009", "- driver: rfc7009\n        hold: 20s #<", "targets[0].endpoints[0].hold", "plus the deadline (30s) must be shorter than the timeout (45s)"},
+		{"deadline + hold < timeout, endpoint deadline", "- driver: rfc7009", "- driver: rfc7009\n        deadline: 40s #<", "targets[0].endpoints[0].deadline", "plus the hold (10s) must be shorter than the timeout (45s)"},
+		{"hold positive", "    issuer:", "    hold: 0s #<\n    issuer:", "targets[0].hold", "must be positive"},
+		{"request_timeout < timeout", "  interval: 1m", "  interval: 1m\n  request_timeout: 45s #<", "global.request_timeout", "must be shorter than the timeout (45s)"},
+		{"request_timeout < target timeout", "    issuer:", "    timeout: 4s #<\n    deadline: 2s\n    hold: 1s\n    issuer:", "targets[0].timeout", "must be longer than the request_timeout (5s)"},
 		{"positive duration", "  interval: 1m", "  interval: 1m\n  slo: 0s #<", "global.slo", "must be positive"},
 		{"poll_initial > 0", "  interval: 1m", "  interval: 1m\n  poll_initial: 0s #<", "global.poll_initial", "must be positive"},
 		{"poll_initial <= poll_max", "  interval: 1m", "  interval: 1m\n  poll_initial: 2s #<", "global.poll_initial", "must not exceed poll_max (1s)"},

@@ -13,13 +13,15 @@ const (
 	defaultInterval    = Duration(time.Minute)
 	defaultTimeout     = Duration(45 * time.Second)
 	defaultDeadline    = Duration(30 * time.Second)
+	defaultHold        = Duration(10 * time.Second)
+	defaultReqTimeout  = Duration(5 * time.Second)
 	defaultPollInitial = Duration(10 * time.Millisecond)
 	defaultPollMax     = Duration(time.Second)
 	defaultSLO         = Duration(30 * time.Second)
 )
 
 // applyDefaults makes the config effective: globals filled in, and every
-// per-target default set. Target interval, timeout and deadline stay nil
+// per-target default set. Target interval, timeout, deadline and hold stay nil
 // when not overridden (see the Effective* methods) so that "inherits the
 // global" remains visible. A duration written as 0 is not defaulted: the
 // validation reports it.
@@ -36,6 +38,8 @@ func (d *decoder) applyDefaults(c *Config) {
 		{"interval", &g.Interval, defaultInterval},
 		{"timeout", &g.Timeout, defaultTimeout},
 		{"deadline", &g.Deadline, defaultDeadline},
+		{"hold", &g.Hold, defaultHold},
+		{"request_timeout", &g.RequestTimeout, defaultReqTimeout},
 		{"poll_initial", &g.PollInitial, defaultPollInitial},
 		{"poll_max", &g.PollMax, defaultPollMax},
 		{"slo", &g.SLO, defaultSLO},
@@ -106,6 +110,20 @@ func (t *Target) EffectiveDeadline(g Global, e *Endpoint) time.Duration {
 		return e.Deadline.D()
 	}
 	return pick(t.Deadline, g.Deadline, defaultDeadline)
+}
+
+// EffectiveHold is the hold window for endpoint e (which may be nil): the
+// endpoint's, else the target's, else the global one.
+func (t *Target) EffectiveHold(g Global, e *Endpoint) time.Duration {
+	if e != nil && e.Hold != nil {
+		return e.Hold.D()
+	}
+	return pick(t.Hold, g.Hold, defaultHold)
+}
+
+// EffectiveRequestTimeout bounds every HTTP exchange of a run.
+func (g Global) EffectiveRequestTimeout() time.Duration {
+	return pick(nil, g.RequestTimeout, defaultReqTimeout)
 }
 
 // pick falls back to the built-in default when g is zero, so that a Config

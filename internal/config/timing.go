@@ -36,12 +36,43 @@ func (v *validator) positive(path string, d Duration) {
 	}
 }
 
-func (v *validator) globals(g *Global) (interval, timeout, deadline setting) {
-	at := func(name string, d Duration) setting {
-		p := "global." + name
-		return setting{name: name, path: p, d: d, explicit: v.present(p)}
+// window requires deadline + hold < timeout: an artifact may die as late
+// as the deadline, and its hold window must still fit in the run. Like
+// order, it is checked only where one of the three is set at level or
+// below; deadline >= timeout is order's error, not reported twice.
+func (v *validator) window(deadline, hold, timeout setting, level int) {
+	if deadline.level < level && hold.level < level && timeout.level < level {
+		return
 	}
-	return at("interval", g.Interval), at("timeout", g.Timeout), at("deadline", g.Deadline)
+	if deadline.d <= 0 || hold.d <= 0 || timeout.d <= 0 || deadline.d >= timeout.d || deadline.d+hold.d < timeout.d {
+		return
+	}
+	blame := hold
+	for _, s := range []setting{deadline, timeout} {
+		if s.rank() > blame.rank() {
+			blame = s
+		}
+	}
+	switch blame {
+	case timeout:
+		v.errorAt(timeout.path, "must be longer than the deadline plus the hold (%s + %s): raise it above %s, or shorten the deadline or the hold",
+			deadline.d, hold.d, deadline.d+hold.d)
+	case deadline:
+		v.errorAt(deadline.path, "plus the hold (%s) must be shorter than the timeout (%s): shorten the deadline below %s, or shorten the hold, or raise the timeout",
+			hold.d, timeout.d, timeout.d-hold.d)
+	default:
+		v.errorAt(hold.path, "plus the deadline (%s) must be shorter than the timeout (%s): shorten the hold below %s, or raise the timeout",
+			deadline.d, timeout.d, timeout.d-deadline.d)
+	}
+}
+
+func (v *validator) globalSetting(name string, d Duration) setting {
+	p := "global." + name
+	return setting{name: name, path: p, d: d, explicit: v.present(p)}
+}
+
+func (v *validator) globals(g *Global) (interval, timeout, deadline setting) {
+	return v.globalSetting("interval", g.Interval), v.globalSetting("timeout", g.Timeout), v.globalSetting("deadline", g.Deadline)
 }
 
 // inherit is the target's override of a global setting, if any.
@@ -57,9 +88,15 @@ func (v *validator) targetSettings(g Global, t *Target, p string) (interval, tim
 	return inherit(interval, t.Interval, p), inherit(timeout, t.Timeout, p), inherit(deadline, t.Deadline, p)
 }
 
-// timing checks the target's overrides: timeout < interval, deadline < timeout.
+// targetHold is the target's hold: its own, else the global one.
+func (v *validator) targetHold(g Global, t *Target, p string) setting {
+	return inherit(v.globalSetting("hold", g.Hold), t.Hold, p)
+}
+
+// timing checks the target's overrides: timeout < interval, deadline <
+// timeout, deadline + hold < timeout, request_timeout < timeout.
 func (v *validator) timing(g Global, t *Target, p string) {
-	for name, o := range map[string]*Duration{"interval": t.Interval, "timeout": t.Timeout, "deadline": t.Deadline} {
+	for name, o := range map[string]*Duration{"interval": t.Interval, "timeout": t.Timeout, "deadline": t.Deadline, "hold": t.Hold} {
 		if o != nil {
 			v.positive(p+"."+name, *o)
 		}
@@ -67,15 +104,23 @@ func (v *validator) timing(g Global, t *Target, p string) {
 	interval, timeout, deadline := v.targetSettings(g, t, p)
 	v.order(timeout, interval, 1)
 	v.order(deadline, timeout, 1)
+	v.window(deadline, v.targetHold(g, t, p), timeout, 1)
+	v.order(v.globalSetting("request_timeout", g.RequestTimeout), timeout, 1)
 }
 
-// endpointTiming checks an endpoint's deadline against the target's timeout.
+// endpointTiming checks an endpoint's deadline and hold against the
+// target's timeout.
 func (v *validator) endpointTiming(g Global, t *Target, tp string, e *Endpoint, ep string) {
-	if e.Deadline == nil {
-		return
+	_, timeout, deadline := v.targetSettings(g, t, tp)
+	hold := v.targetHold(g, t, tp)
+	if e.Deadline != nil {
+		v.positive(ep+".deadline", *e.Deadline)
+		deadline = setting{name: "deadline", path: ep + ".deadline", d: *e.Deadline, level: 2, explicit: true}
+		v.order(deadline, timeout, 2)
 	}
-	v.positive(ep+".deadline", *e.Deadline)
-	_, timeout, _ := v.targetSettings(g, t, tp)
-	deadline := setting{name: "deadline", path: ep + ".deadline", d: *e.Deadline, level: 2, explicit: true}
-	v.order(deadline, timeout, 2)
+	if e.Hold != nil {
+		v.positive(ep+".hold", *e.Hold)
+		hold = setting{name: "hold", path: ep + ".hold", d: *e.Hold, level: 2, explicit: true}
+	}
+	v.window(deadline, hold, timeout, 2)
 }

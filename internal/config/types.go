@@ -45,6 +45,16 @@ type Global struct {
 	// request a promised artifact may still be alive. It must be shorter
 	// than Timeout. Default 30s.
 	Deadline Duration `yaml:"deadline"`
+	// Hold is how long every artifact promised to die must stay dead after
+	// it was first seen dead: verification goes on at a low rate (about
+	// every hold/4) through the hold, and an artifact seen alive again is
+	// a fail (came_back_alive). Deadline plus Hold must be shorter than
+	// Timeout. Default 10s.
+	Hold Duration `yaml:"hold"`
+	// RequestTimeout bounds every HTTP exchange of a run (the answer's body
+	// included), so one hung request cannot eat the whole run. It must be
+	// shorter than Timeout. Default 5s.
+	RequestTimeout Duration `yaml:"request_timeout"`
 	// PollInitial and PollMax bound the verification polling interval,
 	// which grows with the time since the revocation. Defaults 10ms and 1s.
 	PollInitial Duration `yaml:"poll_initial"`
@@ -108,10 +118,11 @@ type Target struct {
 	// Canary is a shorthand for a one-element Canaries.
 	Canary   *Canary  `yaml:"canary"`
 	Canaries []Canary `yaml:"canaries"`
-	// Interval, Timeout and Deadline override the globals.
+	// Interval, Timeout, Deadline and Hold override the globals.
 	Interval *Duration `yaml:"interval"`
 	Timeout  *Duration `yaml:"timeout"`
 	Deadline *Duration `yaml:"deadline"`
+	Hold     *Duration `yaml:"hold"`
 	Checks   Checks    `yaml:"checks"`
 	// Endpoints are the revocation endpoints to probe; each is one probe.
 	Endpoints []Endpoint `yaml:"endpoints"`
@@ -189,6 +200,9 @@ type Canary struct {
 	PasswordFile string        `yaml:"password_file"`
 	// Attributes identify the user to revocation endpoints: uid, mail,
 	// user_dn (Janssen), user_id (Keycloak, Okta, Auth0, Entra), subject.
+	// A driver that asks for uid gets the username when uid is not set
+	// (the run notes it): set uid when the IdP's uid differs from the
+	// login name.
 	Attributes map[string]string `yaml:"attributes"`
 }
 
@@ -229,6 +243,8 @@ type Endpoint struct {
 	// Deadline overrides the target's propagation deadline (asynchronous
 	// endpoints need longer).
 	Deadline *Duration `yaml:"deadline"`
+	// Hold overrides the target's hold window.
+	Hold *Duration `yaml:"hold"`
 	// Expect overrides the driver's profile per artifact:
 	// access_token, refresh_token, session, resource → dies|survives|unchecked.
 	Expect map[string]string `yaml:"expect"`

@@ -61,8 +61,8 @@ func (v *validator) global(g *Global) {
 		v.errorAt("global.listen", "must be host:port (for example :9543)")
 	}
 	for key, d := range map[string]Duration{
-		"interval": g.Interval, "timeout": g.Timeout, "deadline": g.Deadline,
-		"poll_initial": g.PollInitial, "poll_max": g.PollMax, "slo": g.SLO,
+		"interval": g.Interval, "timeout": g.Timeout, "deadline": g.Deadline, "hold": g.Hold,
+		"request_timeout": g.RequestTimeout, "poll_initial": g.PollInitial, "poll_max": g.PollMax, "slo": g.SLO,
 	} {
 		v.positive("global."+key, d)
 	}
@@ -72,6 +72,8 @@ func (v *validator) global(g *Global) {
 	interval, timeout, deadline := v.globals(g)
 	v.order(timeout, interval, 0)
 	v.order(deadline, timeout, 0)
+	v.window(deadline, v.globalSetting("hold", g.Hold), timeout, 0)
+	v.order(v.globalSetting("request_timeout", g.RequestTimeout), timeout, 0)
 }
 
 func (v *validator) coordination(c *Coordination) {

@@ -64,7 +64,7 @@ func TestWarnings(t *testing.T) {
 		{"async, global 30s written", "  interval: 1m\n", "  interval: 1m\n  deadline: 30s\n", "entra-revoke-signin-sessions #<",
 			"targets[0].endpoints[0].deadline", "it inherits the global 30s (line 3)"},
 		{"async, global deadline longer", "  interval: 1m\n", "  interval: 20m\n  timeout: 10m\n  deadline: 5m\n", "entra-revoke-signin-sessions", "", ""},
-		{"async, endpoint deadline", "", "", "entra-revoke-signin-sessions\n        deadline: 40s\n    timeout: 50s", "", ""},
+		{"async, endpoint deadline", "", "", "entra-revoke-signin-sessions\n        deadline: 40s\n    timeout: 55s", "", ""},
 		{"async, target deadline", "    endpoints:\n", "    deadline: 10s\n    endpoints:\n", "entra-revoke-signin-sessions", "", ""},
 		{"async webhook", "", "", "webhook #<\n        params: {async: \"true\"}",
 			"targets[0].endpoints[0].deadline", "webhook revokes asynchronously"},

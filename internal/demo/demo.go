@@ -53,6 +53,7 @@ type Params struct {
 	Interval string
 	Timeout  string
 	Deadline string
+	Hold     string
 }
 
 // ConfigYAML renders the demo configuration for a simulator at p.SimURL.
@@ -65,6 +66,9 @@ func ConfigYAML(p Params) []byte {
 	}
 	if p.Deadline == "" {
 		p.Deadline = "5s"
+	}
+	if p.Hold == "" {
+		p.Hold = "1s" // short: the demo runs 20 probes one after another
 	}
 	if p.Listen == "" {
 		p.Listen = "127.0.0.1:9543"

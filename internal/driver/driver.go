@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -66,22 +67,70 @@ type Canary struct {
 	Name       string
 	Username   string
 	Attributes map[string]string // user attributes from the config: uid, mail, user_dn, user_id, …
-	Tokens     *oauth.Tokens     // the newest tokens (after any rotation)
+	// Tokens are the tokens of the canary's main grant (newest, after any
+	// rotation): the access token the access-token checks observe, and the
+	// ID token of the session in Jar.
+	Tokens *oauth.Tokens
+	// Grants are the tokens of every grant of the canary that the run's
+	// checks observe, Tokens first. When a run checks both the refresh
+	// grant and the access token, the canary logs in twice and the refresh
+	// check uses a grant of its own: on some IdPs (Ory Hydra, zitadel) a
+	// refresh revokes the access token of its grant, and the check's own
+	// side effect must never pass for the revocation. A driver that acts
+	// on a token of the canary (RFC 7009) acts on every grant, so that its
+	// profile's promise holds for each token a check observes.
+	Grants []*oauth.Tokens
 	// Jar holds the canary's OP session cookies after a session-creating
 	// login (login.method authorization_code); nil after a password login.
 	Jar http.CookieJar
+
+	// fallbacks records the attributes Attr answered with the username.
+	fallbacks *[]string
 }
 
-// Attr returns an attribute, falling back to the username for "uid" and
-// "username".
+// Attr returns an attribute. "uid" falls back to the username when the
+// canary sets none, and the fallback is recorded (Fallbacks): the engine
+// notes it on the run record, because an IdP's uid may differ from the
+// login name. "username" is the username unless set.
 func (c *Canary) Attr(name string) string {
 	if v, ok := c.Attributes[name]; ok && v != "" {
 		return v
 	}
-	if name == "uid" || name == "username" {
+	switch name {
+	case "uid":
+		c.record(name)
+		return c.Username
+	case "username":
 		return c.Username
 	}
 	return ""
+}
+
+func (c *Canary) record(name string) {
+	if c.fallbacks == nil {
+		c.fallbacks = new([]string)
+	}
+	if !slices.Contains(*c.fallbacks, name) {
+		*c.fallbacks = append(*c.fallbacks, name)
+	}
+}
+
+// Fallbacks are the attributes Attr answered with the username, through c
+// or an Identity of it.
+func (c *Canary) Fallbacks() []string {
+	if c.fallbacks == nil {
+		return nil
+	}
+	return slices.Clone(*c.fallbacks)
+}
+
+// Identity is c without its tokens or session: what a template may see.
+// Attributes read through it are recorded on c.
+func (c *Canary) Identity() *Canary {
+	if c.fallbacks == nil {
+		c.fallbacks = new([]string)
+	}
+	return &Canary{Name: c.Name, Username: c.Username, Attributes: c.Attributes, fallbacks: c.fallbacks}
 }
 
 // Params are a driver's settings from the config (endpoints[].params).

@@ -108,6 +108,10 @@ type Trace struct {
 	requests []verdict.Request
 	count    atomic.Int64
 	secrets  secret.Scrubber
+	// limit bounds each exchange (limit.go); interrupted names the
+	// exchanges the run's own end cut.
+	limit       time.Duration
+	interrupted []string
 }
 
 // Secrets is the run's scrubber: the transport adds every credential sent
@@ -180,12 +184,17 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 	if s := secretsFrom(req.Context()); s != nil {
 		rememberCredentials(s, req)
 	}
+	tr := traceFrom(req.Context())
+	x, req := begin(tr, req)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		err = redactErr(err)
+		x.cancel()
+		err = redactErr(x.explain(err))
+	} else {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, x: x}
 	}
-	if tr := traceFrom(req.Context()); tr != nil {
+	if tr != nil {
 		r := verdict.Request{Method: req.Method, URL: RedactURL(req.URL), Duration: time.Since(start)}
 		if err != nil {
 			r.Error = err.Error()
@@ -301,15 +310,25 @@ type Response struct {
 	secrets *secret.Scrubber
 }
 
-// Do sends req and reads at most MaxBody bytes of the answer.
+// Do sends req and reads at most MaxBody bytes of the answer. An exchange
+// cut by the run's request timeout is a *RequestTimeoutError, which names
+// the request itself.
 func Do(c *http.Client, req *http.Request) (*Response, error) {
 	resp, err := c.Do(req)
 	if err != nil {
+		var rte *RequestTimeoutError
+		if errors.As(err, &rte) {
+			return nil, rte
+		}
 		return nil, redactErr(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
+		var rte *RequestTimeoutError
+		if errors.As(err, &rte) {
+			return nil, rte
+		}
 		return nil, fmt.Errorf("%s %s: reading response: %w", req.Method, RedactURL(req.URL), redactErr(err))
 	}
 	if len(body) > MaxBody {

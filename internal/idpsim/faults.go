@@ -20,12 +20,25 @@ type Faults struct {
 	Revoke500                   bool          // every revocation endpoint answers 500 and does nothing
 	LoginFail                   bool          // password grant answers 401 invalid_client "Invalid user."; the HTML login form rejects the password
 	Slow                        time.Duration // every response is delayed by Slow (respect request context cancellation)
+	// Resurrect: every revoked token and session comes back alive Resurrect
+	// after its revocation took effect, and stays alive (a stale replica or
+	// cache repopulating from an un-updated store).
+	Resurrect time.Duration
+	// RefreshRevokesAccess: a refresh grant revokes the earlier access
+	// tokens of its grant, as Ory Hydra and zitadel do.
+	RefreshRevokesAccess bool
+	// HangIntrospection, HangUserinfo and HangToken: that endpoint sends its
+	// status and headers, then trickles the body one byte a second.
+	HangIntrospection, HangUserinfo, HangToken bool
 }
 
 // FaultNames lists every fault name (without "=DURATION"), sorted, for help
 // text and table tests.
 var FaultNames = []string{
 	"delay",
+	"hang-introspection",
+	"hang-token",
+	"hang-userinfo",
 	"ignore-revocation",
 	"introspection-500",
 	"introspection-always-active",
@@ -33,6 +46,8 @@ var FaultNames = []string{
 	"keep-access",
 	"keep-refresh",
 	"login-fail",
+	"refresh-revokes-access",
+	"resurrect",
 	"revoke-500",
 	"slow",
 }
@@ -49,11 +64,15 @@ func faultBools(f *Faults) map[string]*bool {
 		"keep-refresh":                  &f.KeepRefresh,
 		"login-fail":                    &f.LoginFail,
 		"revoke-500":                    &f.Revoke500,
+		"refresh-revokes-access":        &f.RefreshRevokesAccess,
+		"hang-introspection":            &f.HangIntrospection,
+		"hang-userinfo":                 &f.HangUserinfo,
+		"hang-token":                    &f.HangToken,
 	}
 }
 
 func faultDurations(f *Faults) map[string]*time.Duration {
-	return map[string]*time.Duration{"delay": &f.Delay, "slow": &f.Slow}
+	return map[string]*time.Duration{"delay": &f.Delay, "slow": &f.Slow, "resurrect": &f.Resurrect}
 }
 
 // ParseFaults turns fault names as users type them ("keep-refresh",

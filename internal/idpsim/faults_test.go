@@ -2,6 +2,7 @@ package idpsim
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +15,7 @@ import (
 func TestParseFaultsRoundTrip(t *testing.T) {
 	for _, name := range FaultNames {
 		spec := name
-		if name == "delay" || name == "slow" {
+		if _, ok := faultDurations(&Faults{})[name]; ok {
 			spec += "=250ms"
 		}
 		f, err := ParseFaults([]string{spec})
@@ -25,10 +26,12 @@ func TestParseFaultsRoundTrip(t *testing.T) {
 			t.Errorf("Names() = %v, want [%s]", got, spec)
 		}
 	}
-	all := []string{"delay=1m0s", "ignore-revocation", "introspection-500", "introspection-always-active",
-		"keep-access", "keep-refresh", "login-fail", "revoke-500", "slow=2s"}
+	all := []string{"delay=1m0s", "hang-introspection", "hang-token", "hang-userinfo", "ignore-revocation", "introspection-500",
+		"introspection-always-active", "keep-access", "keep-refresh", "login-fail", "refresh-revokes-access", "resurrect=300ms",
+		"revoke-500", "slow=2s"}
 	f, err := ParseFaults([]string{"slow=2s, keep-refresh", "delay=1m", "", "ignore-revocation,introspection-500",
-		"introspection-always-active", "keep-access", "login-fail", "revoke-500"})
+		"introspection-always-active", "keep-access", "login-fail", "revoke-500", "resurrect=300ms", "refresh-revokes-access",
+		"hang-introspection,hang-userinfo", "hang-token"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,5 +250,91 @@ func TestMemoryStaysBounded(t *testing.T) {
 	}
 	if !e.active(fresh) || !e.refreshWorks(old.refresh) {
 		t.Error("a sweep dropped a live token")
+	}
+}
+
+// TestResurrectFault: what a revocation killed comes back alive
+// resurrect after the kill took effect, and stays alive.
+func TestResurrectFault(t *testing.T) {
+	e := newEnv(t, Options{Faults: Faults{Resurrect: 300 * time.Millisecond}})
+	sess, tk := e.browserLogin("canary01", "canary-password-01")
+	if s := e.gtr("canary01"); s != 204 {
+		t.Fatalf("GTR: %d", s)
+	}
+	if e.active(tk.access) || e.userinfo(tk.access) != 401 || e.sessionState(sess) != "unknown" {
+		t.Fatal("right after the revocation everything is dead")
+	}
+	e.clk.Add(299 * time.Millisecond)
+	if e.active(tk.access) {
+		t.Fatal("back before the resurrect delay")
+	}
+	e.clk.Add(time.Millisecond)
+	if !e.active(tk.access) || e.userinfo(tk.access) != 200 || e.sessionState(sess) != "authenticated" {
+		t.Error("after the resurrect delay the access token and the session are alive again")
+	}
+	e.clk.Add(time.Minute) // well within the access token's 5 minutes
+	if !e.active(tk.access) || !e.refreshWorks(tk.refresh) {
+		t.Error("a resurrected token stays alive")
+	}
+}
+
+// TestRefreshRevokesAccessFault: a refresh kills the earlier access tokens
+// of its grant (not those of another grant), whatever the revocation
+// faults say, as Ory Hydra does.
+func TestRefreshRevokesAccessFault(t *testing.T) {
+	for _, f := range []Faults{{RefreshRevokesAccess: true}, {RefreshRevokesAccess: true, IgnoreRevocation: true}} {
+		e := newEnv(t, Options{Faults: f})
+		tk, other := e.ropc("canary01", "canary-password-01"), e.ropc("canary01", "canary-password-01")
+		next := e.tokensFrom(e.refresh(tk.refresh))
+		if e.active(tk.access) || e.userinfo(tk.access) != 401 {
+			t.Errorf("%v: the access token before the refresh is still alive", f.Names())
+		}
+		if !e.active(next.access) || !e.active(other.access) {
+			t.Errorf("%v: the new access token and another grant's must live", f.Names())
+		}
+	}
+	e := newEnv(t, Options{})
+	tk := e.ropc("canary01", "canary-password-01")
+	e.refresh(tk.refresh)
+	if !e.active(tk.access) {
+		t.Error("without the fault a refresh leaves the earlier access token alive")
+	}
+}
+
+// TestHangFaults: the held endpoint answers its status at once, then the
+// body trickles; a client that gives up frees the handler.
+func TestHangFaults(t *testing.T) {
+	for _, tc := range []struct {
+		fault, path string
+	}{
+		{"hang-introspection", "/jans-auth/restv1/introspection"},
+		{"hang-userinfo", "/jans-auth/restv1/userinfo"},
+		{"hang-token", "/jans-auth/restv1/token"},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			f, err := ParseFaults([]string{tc.fault})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := New(Options{Faults: f})
+			ts := httptest.NewServer(srv)
+			t.Cleanup(ts.Close)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+tc.path, strings.NewReader("token=x"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatalf("no status before the body: %v", err)
+			}
+			defer resp.Body.Close()
+			if _, err := io.ReadAll(resp.Body); err == nil {
+				t.Fatal("the body arrived in full within 300ms")
+			}
+			// The other endpoints answer at once.
+			if r := (&env{t: t, srv: srv, ts: ts}).do("GET", "/jans-auth/.well-known/openid-configuration", nil); r.status != 200 {
+				t.Errorf("discovery: %d", r.status)
+			}
+		})
 	}
 }

@@ -162,7 +162,7 @@ func New(opts Options) *Server {
 }
 
 // ServeHTTP stamps the request's arrival, caps the body, applies the slow
-// fault, then routes. The stamp comes first: the delay fault and the
+// and hang faults, then routes. The stamp comes first: the delay fault and the
 // vendors' asynchronous kills count from when the revoke request arrived,
 // not from when a slow server got round to it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +170,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if d := s.Faults().Slow; d > 0 && !sleep(r.Context(), d) {
 		return // the client has gone; nobody reads an answer
+	}
+	if s.hangs(r) {
+		s.trickle(w, r)
+		return
 	}
 	s.mux.ServeHTTP(w, r)
 }

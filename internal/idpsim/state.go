@@ -87,8 +87,15 @@ type kill struct {
 
 var killAll = kill{access: true, refresh: true, sessions: true}
 
-// alive reports whether something with this kill time still lives at now.
-func alive(killedAt, now time.Time) bool { return killedAt.IsZero() || now.Before(killedAt) }
+// alive reports whether something with this kill time lives at now: never
+// killed, killed later, or (resurrect fault) killed and come back.
+func (s *Server) alive(killedAt, now time.Time) bool {
+	if killedAt.IsZero() || now.Before(killedAt) {
+		return true
+	}
+	back := s.Faults().Resurrect
+	return back > 0 && !now.Before(killedAt.Add(back))
+}
 
 // earliest keeps an earlier kill: a second revocation never resurrects or
 // postpones.
@@ -221,7 +228,7 @@ func (s *Server) liveSessions(inum, state string) int {
 // ---- sessions ----
 
 func (s *Server) sessionAliveLocked(ss *session, now time.Time) bool {
-	return now.Before(ss.expires) && alive(ss.killedAt, now)
+	return now.Before(ss.expires) && s.alive(ss.killedAt, now)
 }
 
 // newSession records an authenticated login of the user.
@@ -269,10 +276,10 @@ type tokenInfo struct {
 	alive                        bool // unexpired and not revoked
 }
 
-func infoLocked(e *tokenEntry, now time.Time) tokenInfo {
+func (s *Server) infoLocked(e *tokenEntry, now time.Time) tokenInfo {
 	g := e.grant
 	return tokenInfo{grant: g.id, user: g.user, client: g.client, session: g.session, scopes: g.scopes,
-		iat: e.iat, exp: e.exp, alive: now.Before(e.exp) && alive(e.killedAt, now)}
+		iat: e.iat, exp: e.exp, alive: now.Before(e.exp) && s.alive(e.killedAt, now)}
 }
 
 // lookupAccess finds an unexpired access token, revoked or not.
@@ -284,7 +291,7 @@ func (s *Server) lookupAccess(tok string) (tokenInfo, bool) {
 	if !ok || !now.Before(e.exp) {
 		return tokenInfo{}, false
 	}
-	return infoLocked(e, now), true
+	return s.infoLocked(e, now), true
 }
 
 // lookupRefresh finds an unexpired refresh token, revoked or not.
@@ -296,7 +303,7 @@ func (s *Server) lookupRefresh(tok string) (tokenInfo, bool) {
 	if !ok || !now.Before(e.exp) {
 		return tokenInfo{}, false
 	}
-	return infoLocked(e, now), true
+	return s.infoLocked(e, now), true
 }
 
 // issued is what a token endpoint hands out.
@@ -368,13 +375,22 @@ func (s *Server) rotate(tok, clientID string) (issued, string) {
 	now := s.now()
 	s.gcLocked(now)
 	e, ok := s.st.refresh[tok]
-	if !ok || e.grant.client != clientID || !alive(e.killedAt, now) {
+	if !ok || e.grant.client != clientID || !s.alive(e.killedAt, now) {
 		return issued{}, "Unable to find grant object for given code."
 	}
 	if !now.Before(e.exp) {
 		return issued{}, "Unable to find refresh token or otherwise token type or client does not match."
 	}
 	s.dropTokenLocked(s.st.refresh, tok)
+	if s.Faults().RefreshRevokesAccess {
+		// As Ory Hydra and zitadel do: the grant's earlier access tokens die
+		// with the refresh. Not a revocation endpoint: no fault spares it.
+		for _, x := range e.grant.tokens {
+			if !x.isRefresh {
+				x.killedAt = earliest(x.killedAt, now)
+			}
+		}
+	}
 	return s.mintLocked(e.grant, true, now), ""
 }
 
@@ -429,9 +445,10 @@ func (s *Server) gcLocked(now time.Time) {
 			delete(s.st.grants, id)
 		}
 	}
-	// A dead session looks the same to every observer as a gone one.
+	// A dead session looks the same to every observer as a gone one, unless
+	// the resurrect fault is to bring it back.
 	for id, ss := range s.st.sessions {
-		if !s.sessionAliveLocked(ss, now) {
+		if !s.sessionAliveLocked(ss, now) && (!now.Before(ss.expires) || s.Faults().Resurrect == 0) {
 			delete(s.st.sessions, id)
 		}
 	}

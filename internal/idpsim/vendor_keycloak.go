@@ -249,7 +249,7 @@ func (s *Server) revokeWhere(r *http.Request, k kill, after time.Duration, sess 
 			if !gr(g) {
 				continue
 			}
-			if slices.ContainsFunc(g.tokens, func(e *tokenEntry) bool { return now.Before(e.exp) && alive(e.killedAt, now) }) {
+			if slices.ContainsFunc(g.tokens, func(e *tokenEntry) bool { return now.Before(e.exp) && s.alive(e.killedAt, now) }) {
 				grants++
 			}
 			killGrantLocked(g, k, at, now)

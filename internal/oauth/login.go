@@ -29,7 +29,9 @@ const maxLoginSteps = 16
 // redirects followed by hand, the login form filled (hidden inputs kept), a
 // consent form accepted, and the code taken from the redirect to
 // redirectURI and exchanged. The returned tokens carry the cookie jar that
-// holds the OP session, for prompt=none checks.
+// holds the OP session, for prompt=none checks. A nil jar starts a fresh
+// browser; a jar from an earlier login carries its OP session, so an IdP
+// that remembers it issues a code without a form.
 //
 // Redirects are followed and forms submitted only on the authorization
 // endpoint's host and the hosts in allowed (login.allowed_hosts: a login
@@ -37,11 +39,13 @@ const maxLoginSteps = 16
 // Authorization header and no client credential (those go to the token
 // endpoint only); the password goes only in the body of the login form's
 // POST; cookies follow the jar's rules.
-func CodeLogin(ctx context.Context, rt http.RoundTripper, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
+func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
 	if ep.Authorization == "" {
 		return nil, errors.New("authorization-code login: the issuer offers no authorization_endpoint")
 	}
-	jar, _ := cookiejar.New(nil)
+	if jar == nil {
+		jar, _ = cookiejar.New(nil)
+	}
 	c := httpx.Client(rt, jar)
 	cfg := client.oauth2Config(ep, redirectURI, scopes)
 	verifier := oauth2.GenerateVerifier()

@@ -82,7 +82,7 @@ func login(t *testing.T, idpURL string, allowed hostmatch.List) (*oauth.Tokens, 
 		t.Fatal(err)
 	}
 	client := &oauth.ClientAuth{ID: "canary-app", Secret: secret.New("canary-secret")}
-	toks, err := oauth.CodeLogin(context.Background(), tr, ep, allowed, client, "http://127.0.0.1/callback",
+	toks, err := oauth.CodeLogin(context.Background(), tr, nil, ep, allowed, client, "http://127.0.0.1/callback",
 		"canary01", secret.New(canaryPassword), []string{"openid", "offline_access"})
 	return toks, ep, err
 }
@@ -217,7 +217,7 @@ func TestLoginFormSubmittingElsewhere(t *testing.T) {
 	appURL, _ := url.Parse(app.URL)
 	thirdURL, _ := url.Parse(ts.URL)
 	allowed, _ := hostmatch.ParseList([]string{appURL.Host})
-	_, err := oauth.CodeLogin(context.Background(), tr, oauth.Endpoints{Authorization: idp.URL + "/authorize", Token: idp.URL + "/token"},
+	_, err := oauth.CodeLogin(context.Background(), tr, nil, oauth.Endpoints{Authorization: idp.URL + "/authorize", Token: idp.URL + "/token"},
 		allowed, &oauth.ClientAuth{ID: "c"}, "http://127.0.0.1/callback", "canary01", secret.New(canaryPassword), []string{"openid"})
 	if err == nil || !strings.Contains(err.Error(), thirdURL.Host) || !strings.Contains(err.Error(), "login.allowed_hosts") {
 		t.Fatalf("got %v, want an error naming %s and login.allowed_hosts", err, thirdURL.Host)
@@ -235,7 +235,7 @@ func TestLoginFormWithGETIsRefused(t *testing.T) {
 	})))
 	defer idp.Close()
 	tr, _ := httpx.NewTransport(httpx.TLS{})
-	_, err := oauth.CodeLogin(context.Background(), tr, oauth.Endpoints{Authorization: idp.URL + "/authorize", Token: idp.URL + "/token"},
+	_, err := oauth.CodeLogin(context.Background(), tr, nil, oauth.Endpoints{Authorization: idp.URL + "/authorize", Token: idp.URL + "/token"},
 		nil, &oauth.ClientAuth{ID: "c"}, "http://127.0.0.1/callback", "canary01", secret.New(canaryPassword), []string{"openid"})
 	if err == nil || !strings.Contains(err.Error(), "GET") {
 		t.Fatalf("got %v, want a refusal of the GET login form", err)

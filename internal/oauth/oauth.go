@@ -330,6 +330,10 @@ func PostForm(ctx context.Context, c *http.Client, u string, client *ClientAuth,
 // describeTokenError keeps the OAuth error code and drops the response
 // body from x/oauth2's error text.
 func describeTokenError(err error) error {
+	var rte *httpx.RequestTimeoutError
+	if errors.As(err, &rte) {
+		return rte // it names the request itself
+	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
@@ -388,16 +392,41 @@ func Introspect(ctx context.Context, c *http.Client, u string, client *ClientAut
 	if resp.Status != http.StatusOK {
 		return false, fmt.Errorf("introspection at %s answered %d: %s", u, resp.Status, resp.Snippet())
 	}
-	var body struct {
-		Active *bool `json:"active"`
-	}
+	var body map[string]json.RawMessage
 	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		return false, fmt.Errorf("introspection at %s: answer is not JSON", u)
+		return false, fmt.Errorf("introspection at %s: answer is not a JSON object", u)
 	}
-	if body.Active == nil {
+	raw, ok := body["active"]
+	if !ok {
 		return false, fmt.Errorf("introspection at %s: answer has no \"active\" member", u)
 	}
-	return *body.Active, nil
+	// RFC 7662 §2.2: active is a boolean. "false" (a string) is not false:
+	// reading it as dead would turn a broken server into a pass.
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	b, isBool := v.(bool)
+	if !isBool {
+		return false, fmt.Errorf("introspection at %s: the answer's \"active\" member is %s, not a boolean (RFC 7662 §2.2)", u, jsonKind(v))
+	}
+	return b, nil
+}
+
+// jsonKind names the JSON type of a decoded value, for error text that
+// must not quote the value itself.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return "not a boolean"
 }
 
 // Userinfo calls the userinfo endpoint with the access token. 200 is

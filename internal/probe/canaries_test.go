@@ -22,8 +22,12 @@ func (firstCanaryOnly) Profile() verdict.Profile {
 }
 
 func (firstCanaryOnly) Revoke(ctx context.Context, env *driver.Env) error {
-	c := env.Canaries[0]
-	return oauth.RevokeToken(ctx, env.HTTP, env.Endpoints.Revocation, env.LoginClient, c.Tokens.RefreshToken, "refresh_token")
+	for _, g := range env.Canaries[0].Grants {
+		if err := oauth.RevokeToken(ctx, env.HTTP, env.Endpoints.Revocation, env.LoginClient, g.RefreshToken, "refresh_token"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func init() {
@@ -35,7 +39,7 @@ func init() {
 // a contractor offboarding.
 func twoCanaries(p *probe.Probe) {
 	p.Canaries = append(p.Canaries, probe.Canary{Name: "canary02", Username: "canary02", Password: secret.New("canary-password-02"),
-		Attributes: map[string]string{"mail": "canary02@example.com", "user_dn": "inum=CANARY02,ou=people,o=jans", "user_id": "CANARY02"}})
+		Attributes: map[string]string{"uid": "canary02", "mail": "canary02@example.com", "user_dn": "inum=CANARY02,ou=people,o=jans", "user_id": "CANARY02"}})
 }
 
 // TestCanaryGroup: every canary of the probe is logged in, checked alive,

@@ -85,6 +85,8 @@ func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 				Interval:             t.EffectiveInterval(cfg.Global),
 				Timeout:              t.EffectiveTimeout(cfg.Global),
 				Deadline:             t.EffectiveDeadline(cfg.Global, e),
+				Hold:                 t.EffectiveHold(cfg.Global, e),
+				RequestTimeout:       cfg.Global.EffectiveRequestTimeout(),
 				PollInitial:          cfg.Global.PollInitial.D(),
 				PollMax:              cfg.Global.PollMax.D(),
 				Issuer:               t.Issuer,

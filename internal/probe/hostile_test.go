@@ -89,3 +89,28 @@ func hangUp(w http.ResponseWriter, _ *http.Request) {
 		_ = conn.(net.Conn).Close()
 	}
 }
+
+// TestIntrospectionActiveNotBoolean: {"active":"false"} is JSON whose
+// active member is a string. It is reported as that, and it is an error,
+// never "dead".
+func TestIntrospectionActiveNotBoolean(t *testing.T) {
+	for _, body := range []string{`{"active":"false"}`, `{"active":0}`, `{"active":null}`} {
+		sim := idpsim.New(idpsim.Options{})
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/restv1/introspection") {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(body))
+				return
+			}
+			sim.ServeHTTP(w, r)
+		}))
+		r := probe.Run(context.Background(), probetest.Probe(t, ts.URL, "janssen-global-token-revocation", nil))
+		ts.Close()
+		if r.Result != verdict.Error || r.Reason != verdict.IntrospectionUnavailable {
+			t.Fatalf("%s: got %s/%s (%s), want error/introspection_unavailable", body, r.Result, r.Reason, r.Detail)
+		}
+		if !strings.Contains(r.Detail, `"active" member is`) || !strings.Contains(r.Detail, "not a boolean") || strings.Contains(r.Detail, "not JSON") {
+			t.Errorf("%s: detail %q, want it to say active is not a boolean", body, r.Detail)
+		}
+	}
+}

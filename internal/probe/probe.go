@@ -34,7 +34,12 @@ type Probe struct {
 	Profile verdict.Profile
 
 	Interval, Timeout, Deadline time.Duration
-	PollInitial, PollMax        time.Duration
+	// Hold is how long every promised-dead artifact must stay dead after
+	// its first dead answer; zero only confirms the death.
+	Hold time.Duration
+	// RequestTimeout bounds every HTTP exchange of a run; zero: unbounded.
+	RequestTimeout       time.Duration
+	PollInitial, PollMax time.Duration
 
 	Issuer      string
 	URLs        oauth.Endpoints // configured URLs, written over discovery
@@ -127,8 +132,7 @@ type candidate struct {
 }
 
 // candidates lists, in order, the enabled checks whose artifact the
-// profile does not leave unchecked. The refresh check comes first, so the
-// others look at the newest access token.
+// profile does not leave unchecked.
 func (p *Probe) candidates() []candidate {
 	var out []candidate
 	add := func(k verdict.Check, res *Resource) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/idpsim"
 	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/probetest"
@@ -94,3 +96,23 @@ func TestDelayMeasured(t *testing.T) {
 }
 
 var parseFaults = idpsim.ParseFaults
+
+// TestUIDFallbackNoted: a driver that identifies the canary by uid gets the
+// username when the canary sets no uid; the run says so, as the IdP's uid
+// may differ from the login name.
+func TestUIDFallbackNoted(t *testing.T) {
+	_, base := sim(t)
+	p := newProbe(t, base, "janssen-global-token-revocation", driver.Params{"format": "uid"})
+	r := probe.Run(context.Background(), p)
+	if r.Result != verdict.Pass || strings.Contains(strings.Join(r.Notes, "\n"), "uid") {
+		t.Fatalf("with a uid attribute: %s/%s notes %q", r.Result, r.Reason, r.Notes)
+	}
+	delete(p.Canaries[0].Attributes, "uid")
+	r = probe.Run(context.Background(), p)
+	if r.Result != verdict.Pass {
+		t.Fatalf("got %s/%s (%s)", r.Result, r.Reason, r.Detail)
+	}
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "canary canary01 sets no uid attribute: the driver used its username") {
+		t.Errorf("notes %q do not say that the username stood in for uid", r.Notes)
+	}
+}

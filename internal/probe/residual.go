@@ -105,8 +105,8 @@ func (r *runner) expectLogout(cs *canaryState) (*backchannel.Wait, error) {
 		return nil, errors.New("back-channel logout needs the issuer's iss and jwks_uri (discovery) to verify logout tokens")
 	}
 	var id atClaims
-	if !cs.tokens.IDToken.IsZero() {
-		_, _, _ = jwt.NewParser().ParseUnverified(cs.tokens.IDToken.Reveal(), &id)
+	if !cs.main.tokens.IDToken.IsZero() {
+		_, _, _ = jwt.NewParser().ParseUnverified(cs.main.tokens.IDToken.Reveal(), &id)
 	}
 	sid := id.SID
 	if sid == "" {

@@ -61,6 +61,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 	}()
 
 	ctx = httpx.WithTrace(ctx, r.trace)
+	r.trace.SetRequestTimeout(p.RequestTimeout)
 	runCtx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	r.client = httpx.Client(p.Transport, nil)
@@ -71,10 +72,10 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 	if err != nil {
 		r.run.Result = verdict.Error
 		r.run.Reason = verdict.ReasonOf(err, verdict.InternalError)
-		if runCtx.Err() != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-			r.run.Reason = verdict.Timeout
-		}
 		r.run.Detail = err.Error()
+		if runCtx.Err() != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			r.run.Reason, r.run.Detail = verdict.Timeout, r.timeoutDetail()
+		}
 		return
 	}
 	r.judge()
@@ -93,84 +94,13 @@ type runner struct {
 	env     *driver.Env // set when the revoke call is made, for a Restorer
 	jwks    *oauth.JWKS // the issuer's keys, fetched at most once per run
 	revoked time.Time
-	// deadlineReached is set when verification ran until the deadline (a
-	// fail is only a fail if we waited the full deadline).
-	deadlineReached bool
-	cleaned         bool // the clean-up was started
-}
-
-// canaryState is a logged-in canary: its newest tokens and every token
-// issued to it in this run, for the clean-up.
-type canaryState struct {
-	spec   Canary
-	tokens *oauth.Tokens
-	client *http.Client // carries the OP session cookies, if any
-	issued []issuedToken
-	dc     *driver.Canary
-	// revokedAT is the access token alive when the revocation was sent:
-	// the artifact the access-token checks verify. A token minted later by
-	// a surviving refresh token is that refresh token's failure, not this
-	// one's, and must not be confused with it.
-	revokedAT secret.Secret
-	// sid is the OP session id from a verified JWT access token or the ID
-	// token, when known: the key a back-channel logout token names.
-	sid string
-	// revokedExpiry is when revokedAT expires by itself (expires_in, or the
-	// JWT's exp if earlier); zero when unknown. A death seen after it
-	// proves nothing about the revocation.
-	revokedExpiry time.Time
-	// refreshUncertain is set once a refresh attempt got no clear answer:
-	// the IdP may have rotated the refresh token without our seeing the new
-	// one, so a later invalid_grant no longer proves revocation.
-	refreshUncertain bool
-}
-
-// accessToken is the access token the checks look at.
-func (c *canaryState) accessToken() secret.Secret {
-	if !c.revokedAT.IsZero() {
-		return c.revokedAT
-	}
-	return c.tokens.AccessToken
-}
-
-type issuedToken struct {
-	value secret.Secret
-	hint  string
-	dead  bool
-}
-
-func (c *canaryState) remember(t *oauth.Tokens) {
-	if !t.AccessToken.IsZero() {
-		c.issued = append(c.issued, issuedToken{value: t.AccessToken, hint: "access_token"})
-	}
-	if !t.RefreshToken.IsZero() {
-		c.issued = append(c.issued, issuedToken{value: t.RefreshToken, hint: "refresh_token"})
-	}
-}
-
-// adopt makes t the canary's newest tokens (refresh tokens rotate: the
-// old one is dead by design and must never be mistaken for revoked).
-func (c *canaryState) adopt(t *oauth.Tokens) {
-	c.remember(t)
-	if t.RefreshToken.IsZero() {
-		t.RefreshToken = c.tokens.RefreshToken
-	}
-	if t.IDToken.IsZero() {
-		t.IDToken = c.tokens.IDToken
-	}
-	t.Jar = c.tokens.Jar
-	for i := range c.issued {
-		// A rotated-out refresh token is dead by rotation, not revocation.
-		if c.issued[i].hint == "refresh_token" && c.issued[i].value != t.RefreshToken {
-			c.issued[i].dead = true
-		}
-	}
-	c.tokens = t
-	c.dc.Tokens = t
+	stepNow string // the step in progress
+	cleaned bool   // the clean-up was started
 }
 
 func (r *runner) step(name string, f func() error) error {
 	r.trace.SetStep(name)
+	r.stepNow = name
 	start := r.now()
 	err := f()
 	s := verdict.Step{Name: name, Duration: r.now().Sub(start)}
@@ -185,11 +115,13 @@ func (r *runner) execute(ctx context.Context) error {
 	if err := r.step(verdict.StepDiscovery, func() error { return r.discover(ctx) }); err != nil {
 		return err
 	}
-	if err := r.step(verdict.StepLogin, func() error { return r.login(ctx) }); err != nil {
-		return err
-	}
+	// Planned before the login: a run that could prove nothing logs no
+	// canary in, and the plan says how many grants a canary needs.
 	r.plan()
 	if err := r.checkPlan(); err != nil {
+		return err
+	}
+	if err := r.step(verdict.StepLogin, func() error { return r.login(ctx) }); err != nil {
 		return err
 	}
 	if err := r.step(verdict.StepPositive, func() error { return r.positiveControl(ctx) }); err != nil {
@@ -214,30 +146,6 @@ func (r *runner) discover(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) login(ctx context.Context) error {
-	for _, spec := range r.p.Canaries {
-		var (
-			toks *oauth.Tokens
-			err  error
-		)
-		switch r.p.LoginMethod {
-		case "authorization_code":
-			toks, err = oauth.CodeLogin(ctx, r.p.Transport, r.eps, r.p.LoginHosts, r.p.LoginClient, r.p.RedirectURI, spec.Username, spec.Password, r.p.Scopes)
-		default:
-			toks, err = oauth.PasswordLogin(ctx, r.client, r.eps, r.p.LoginClient, spec.Username, spec.Password, r.p.Scopes)
-		}
-		if err != nil {
-			return verdict.Errorf(verdict.LoginFailed, "canary %s: %v", spec.Name, err)
-		}
-		cs := &canaryState{spec: spec, tokens: toks, client: httpx.Client(r.p.Transport, toks.Jar)}
-		cs.dc = &driver.Canary{Name: spec.Name, Username: spec.Username, Attributes: spec.Attributes, Tokens: toks, Jar: toks.Jar}
-		cs.remember(toks)
-		r.addSecrets(toks)
-		r.canarie = append(r.canarie, cs)
-	}
-	return nil
-}
-
 // addSecrets adds a canary's tokens to the run's secrets (the trace's
 // scrubber, which also scrubs error bodies as they are quoted).
 func (r *runner) addSecrets(t *oauth.Tokens) {
@@ -254,16 +162,16 @@ type check struct {
 	// reason, when set, is the error reason of a check that could not
 	// reach a state (instead of the check's own "unavailable" reason).
 	reason verdict.Reason
-	// deadStreak counts the dead answers in a row; dead is set once it
-	// reaches confirmations.
-	deadStreak int
-	dead       bool
-	wait       *backchannel.Wait // the backchannel_logout check's registration
+	wait   *backchannel.Wait // the backchannel_logout check's registration
+	verification
 }
 
 // plan lays out the checks of this run: the probe's candidates, for every
 // canary, less those whose endpoint the issuer does not offer.
 func (r *runner) plan() {
+	for _, spec := range r.p.Canaries {
+		r.canarie = append(r.canarie, &canaryState{spec: spec})
+	}
 	for _, cs := range r.canarie {
 		for _, cand := range r.p.candidates() {
 			if (cand.kind == verdict.Introspection && r.eps.Introspection == "") || (cand.kind == verdict.Userinfo && r.eps.Userinfo == "") {
@@ -277,7 +185,9 @@ func (r *runner) plan() {
 	}
 }
 
-// observe makes one check. The refresh check keeps the newest tokens.
+// observe makes one check. The refresh check uses the canary's refresh
+// grant and keeps its newest tokens; the other checks look at the main
+// grant's access token and session.
 func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 	cs := c.canary
 	var (
@@ -286,18 +196,19 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 	)
 	switch c.kind {
 	case verdict.RefreshGrant:
-		if cs.tokens.RefreshToken.IsZero() {
+		g := cs.refresh
+		if g.tokens.RefreshToken.IsZero() {
 			return verdict.Failed, errors.New("the login issued no refresh token")
 		}
 		var next *oauth.Tokens
-		alive, next, err = oauth.Refresh(ctx, r.client, r.eps, r.p.LoginClient, cs.tokens.RefreshToken)
+		alive, next, err = oauth.Refresh(ctx, r.client, r.eps, r.p.LoginClient, g.tokens.RefreshToken)
 		switch {
 		case err != nil:
-			cs.refreshUncertain = true
+			g.refreshUncertain = true
 		case alive:
 			r.addSecrets(next)
-			cs.adopt(next)
-		case cs.refreshUncertain:
+			cs.adopt(g, next)
+		case g.refreshUncertain:
 			return verdict.Failed, errors.New("invalid_grant, but an earlier refresh attempt of this run got no clear answer: " +
 				"the IdP may have rotated the refresh token then, so invalid_grant now proves no revocation")
 		}
@@ -306,12 +217,12 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 	case verdict.Userinfo:
 		alive, err = oauth.Userinfo(ctx, r.client, r.eps.Userinfo, cs.accessToken(), r.p.Checks.UserinfoDeadStatus)
 	case verdict.PromptNone:
-		if cs.tokens.Jar == nil {
+		if cs.main.tokens.Jar == nil {
 			return verdict.Failed, errors.New("prompt=none needs a session-creating login (login.method: authorization_code)")
 		}
 		alive, err = oauth.PromptNone(ctx, cs.client, r.eps, r.p.LoginHosts, r.p.LoginClient.ID, r.p.RedirectURI, r.p.Scopes)
 	case verdict.SessionStatus:
-		if cs.tokens.Jar == nil || r.eps.SessionStatus == "" {
+		if cs.main.tokens.Jar == nil || r.eps.SessionStatus == "" {
 			return verdict.Failed, errors.New("session_status needs a session-creating login and a session_status URL")
 		}
 		alive, err = oauth.SessionStatus(ctx, cs.client, r.eps.SessionStatus)
@@ -338,8 +249,6 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 }
 
 // positiveControl proves every planned check can see its artifact alive.
-// The refresh check runs first so the other checks look at the newest
-// access token.
 func (r *runner) positiveControl(ctx context.Context) error {
 	dead := map[*canaryState][]string{}
 	total := map[*canaryState]int{}
@@ -441,8 +350,8 @@ func (r *runner) revoke(ctx context.Context) error {
 		LoginClient: r.p.LoginClient,
 	}
 	for _, cs := range r.canarie {
-		cs.revokedAT = cs.tokens.AccessToken
-		cs.revokedExpiry = tokenExpiry(cs.tokens)
+		cs.atExpiry = tokenExpiry(cs.main.tokens)
+		cs.dc = cs.driverCanary()
 		env.Canaries = append(env.Canaries, cs.dc)
 	}
 	r.residualValidity(ctx) // informational: never fails the run
@@ -453,9 +362,13 @@ func (r *runner) revoke(ctx context.Context) error {
 		r.revoked = sent // the revoking request itself, not the admin-token fetch before it
 	}
 	for _, cs := range r.canarie {
-		if exp := cs.revokedExpiry; !exp.IsZero() && exp.Before(r.revoked.Add(r.p.Deadline)) {
+		if exp := cs.atExpiry; !exp.IsZero() && exp.Before(r.revoked.Add(r.p.Deadline)) {
 			r.note("the access token of canary %s expires %s after the revocation, within the propagation deadline (%s): a death seen after its expiry is not credited to the revocation",
 				cs.spec.Name, exp.Sub(r.revoked).Round(time.Millisecond), r.p.Deadline)
+		}
+		for _, a := range cs.dc.Fallbacks() {
+			r.note("canary %s sets no %s attribute: the driver used its username instead (set attributes.%s if the IdP's %s differs from the login name)",
+				cs.spec.Name, a, a, a)
 		}
 	}
 	if err != nil {
@@ -468,139 +381,14 @@ func (r *runner) revoke(ctx context.Context) error {
 	return nil
 }
 
-// verify polls every promised-dead check until it is settled dead (seen
-// dead confirmations times in a row) or the propagation deadline passes.
-// The interval grows with the time since the revocation (5 % of it, within
-// PollInitial..PollMax), so the measured latency is within about 5 % of
-// the truth without hammering the IdP.
-func (r *runner) verify(ctx context.Context) error {
-	deadline := r.revoked.Add(r.p.Deadline)
-	var pending []*check
-	for _, c := range r.checks {
-		if c.obs.Expect == verdict.Dies {
-			pending = append(pending, c)
-		}
-	}
-	cutShort := func() error {
-		return verdict.Errorf(verdict.Timeout, "verification cut short by the run timeout (%s) before the propagation deadline", r.p.Timeout)
-	}
-	for {
-		var still []*check
-		for _, c := range pending {
-			if err := r.poll(ctx, c); err != nil {
-				return err
-			}
-			if ctx.Err() != nil {
-				return cutShort()
-			}
-			if !c.dead && c.reason == "" {
-				still = append(still, c)
-			}
-		}
-		pending = still
-		if len(pending) == 0 {
-			break
-		}
-		now := r.now()
-		if !now.Before(deadline) {
-			r.deadlineReached = true
-			// A check seen dead at the last poll gets its confirmation
-			// now: it was dead by the deadline, or it came back.
-			for _, c := range pending {
-				if c.deadStreak == 0 {
-					continue
-				}
-				if err := r.poll(ctx, c); err != nil {
-					return err
-				}
-				if ctx.Err() != nil {
-					return cutShort()
-				}
-				if c.obs.After == verdict.Dead && c.reason == "" {
-					c.dead = true
-				}
-			}
-			break
-		}
-		wait := now.Sub(r.revoked) / 20
-		wait = max(r.p.PollInitial, min(wait, r.p.PollMax, deadline.Sub(now)))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return cutShort()
-		case <-t.C:
-		}
-	}
-	// Artifacts promised to survive are looked at once: found dead is
-	// drift (the IdP changed behaviour), never a failure.
-	for _, c := range r.checks {
-		if c.obs.Expect != verdict.Survives {
-			continue
-		}
-		st, err := r.observe(ctx, c)
-		c.obs.Polls++
-		c.obs.After, c.lastErr = st, err
-		if st == verdict.Dead {
-			c.obs.Drift = true
-			c.dead = true
-		}
-	}
-	return nil
-}
-
-// poll observes a promised-dead check once and updates its streak. A dead
-// answer starts or extends the streak (the first one of a streak gives
-// the propagation latency); an alive answer ends it; an answer that could
-// not be had leaves it as it is. A dead access token at or after its own
-// expiry settles the check as an error: expiry may have killed it.
-func (r *runner) poll(ctx context.Context, c *check) error {
-	sent := r.now()
-	st, err := r.observe(ctx, c)
-	c.obs.Polls++
-	if ctx.Err() != nil {
-		return nil // the caller reports the timeout
-	}
-	c.obs.After, c.lastErr = st, err
-	switch st {
-	case verdict.Alive:
-		c.deadStreak, c.obs.PropagationSeconds = 0, nil
-	case verdict.Dead:
-		if exp := c.canary.revokedExpiry; c.obs.Artifact != verdict.RefreshToken && c.obs.Artifact != verdict.Session &&
-			!exp.IsZero() && !sent.Before(exp.Add(-expirySkew)) {
-			c.obs.After, c.reason = verdict.Failed, verdict.TokenExpired
-			c.lastErr = fmt.Errorf("the access token was first seen dead %s after the revocation, when it had reached its own expiry: expiry, not the revocation, may have killed it (use a deadline shorter than the token lifetime)",
-				sent.Sub(r.revoked).Round(time.Millisecond))
-			return nil
-		}
-		c.deadStreak++
-		if c.deadStreak == 1 {
-			lat := sent.Sub(r.revoked).Seconds()
-			if c.wait != nil { // the notification's own arrival time
-				at, _ := c.wait.Arrived()
-				if at.Before(r.revoked) {
-					// Sent before our revocation: someone else logged
-					// the canary out. Not proof of this endpoint.
-					return verdict.Errorf(verdict.Interference, "a back-channel logout token for canary %s arrived before the revocation", c.canary.spec.Name)
-				}
-				lat = at.Sub(r.revoked).Seconds()
-			}
-			c.obs.PropagationSeconds = &lat
-		}
-		if c.deadStreak >= confirmations {
-			c.dead = true
-		}
-	}
-	return nil
-}
-
 // judge turns the observations into the verdict. Order matters: a
 // promised artifact alive at the deadline is a fail even if another check
-// errored (revocation is proven not enforced); an error with nothing alive
-// is an error; only then a pass.
+// errored (revocation is proven not enforced), and so is one that came
+// back alive after it died; an error with nothing alive is an error; only
+// then a pass, which needs every promised artifact dead and held dead.
 func (r *runner) judge() {
 	run := r.run
-	var failed, errored *check
+	var failed, cameBack, errored *check
 	var slowest float64
 	all := true
 	for _, c := range r.checks {
@@ -608,11 +396,16 @@ func (r *runner) judge() {
 			continue
 		}
 		switch {
-		case c.dead:
+		case c.dead && c.held:
 			if s := *c.obs.PropagationSeconds; s > slowest {
 				slowest = s
 			}
-		case c.obs.After == verdict.Alive && r.deadlineReached:
+		case c.cameBack:
+			all = false
+			if cameBack == nil {
+				cameBack = c
+			}
+		case c.obs.After == verdict.Alive && c.expired:
 			all = false
 			if failed == nil || artifactRank(c.obs.Artifact) < artifactRank(failed.obs.Artifact) {
 				failed = c
@@ -635,12 +428,20 @@ func (r *runner) judge() {
 		run.Result, run.Reason = verdict.Fail, failed.obs.Artifact.StillAlive()
 		run.Detail = fmt.Sprintf("%s of canary %s was still alive %s after the revocation (%s check, %d polls)",
 			failed.obs.Artifact, failed.canary.spec.Name, r.p.Deadline, failed.kind, failed.obs.Polls)
+	case cameBack != nil:
+		o := cameBack.obs
+		run.Result, run.Reason = verdict.Fail, verdict.CameBackAlive
+		run.Detail = fmt.Sprintf("%s of canary %s came back alive: the %s check saw it dead %s after the revocation (%d dead answers in a row), then alive again %s after it, within the %s hold",
+			o.Artifact, cameBack.canary.spec.Name, cameBack.kind, seconds(*o.FirstDeadSeconds), confirmations, seconds(*o.CameBackSeconds), r.p.Hold)
 	case errored != nil:
 		run.Result, run.Reason = verdict.Error, errored.kind.Unavailable()
 		if errored.reason != "" {
 			run.Reason = errored.reason
 		}
 		run.Detail = fmt.Sprintf("%s check (canary %s) could not observe the artifact: %v", errored.kind, errored.canary.spec.Name, errored.lastErr)
+		if errored.dead {
+			run.Detail = fmt.Sprintf("%s check (canary %s) saw the artifact dead, but could not observe it through its %s hold: %v", errored.kind, errored.canary.spec.Name, r.p.Hold, errored.lastErr)
+		}
 	case promised == 0:
 		// Nothing was promised dead, or nothing could check it: no proof.
 		// (A delivered back-channel logout token is the IdP's word only.)
@@ -692,20 +493,23 @@ func (r *runner) cleanup(parent context.Context) {
 		defer r.restore(ctx)
 		var live []issuedToken
 		for _, cs := range r.canarie {
-			// Tokens a check saw dead need no revocation.
-			deadAT, deadRT := false, false
+			// Tokens a check saw dead (and not come back) need no revocation.
+			seenDead := map[secret.Secret]bool{}
 			for _, c := range r.checks {
-				if c.canary == cs && c.dead {
-					deadAT = deadAT || c.obs.Artifact == verdict.AccessToken
-					deadRT = deadRT || c.obs.Artifact == verdict.RefreshToken
+				if c.canary != cs || !c.dead {
+					continue
+				}
+				switch c.obs.Artifact {
+				case verdict.AccessToken:
+					seenDead[cs.accessToken()] = true
+				case verdict.RefreshToken:
+					seenDead[cs.refresh.tokens.RefreshToken] = true
 				}
 			}
 			for _, t := range cs.issued {
-				if t.dead || (deadAT && t.hint == "access_token" && t.value == cs.accessToken()) ||
-					(deadRT && t.hint == "refresh_token" && t.value == cs.tokens.RefreshToken) {
-					continue
+				if !t.dead && !seenDead[t.value] {
+					live = append(live, t)
 				}
-				live = append(live, t)
 			}
 		}
 		if len(live) == 0 {
@@ -784,11 +588,20 @@ func (r *runner) finish() {
 	}
 	run.Fingerprints = map[string]string{}
 	for _, cs := range r.canarie {
-		if !cs.accessToken().IsZero() {
-			run.Fingerprints[cs.spec.Name+"/access_token"] = fingerprint(cs.accessToken().Reveal())
+		if cs.main == nil {
+			continue // the login did not get that far
 		}
-		if !cs.tokens.RefreshToken.IsZero() {
-			run.Fingerprints[cs.spec.Name+"/refresh_token"] = fingerprint(cs.tokens.RefreshToken.Reveal())
+		for _, g := range cs.grants() {
+			prefix := cs.spec.Name + "/"
+			if g.label != "" {
+				prefix += g.label + "/"
+			}
+			if !g.tokens.AccessToken.IsZero() {
+				run.Fingerprints[prefix+"access_token"] = fingerprint(g.tokens.AccessToken.Reveal())
+			}
+			if !g.tokens.RefreshToken.IsZero() {
+				run.Fingerprints[prefix+"refresh_token"] = fingerprint(g.tokens.RefreshToken.Reveal())
+			}
 		}
 	}
 	run.Requests = r.trace.Requests()

@@ -40,13 +40,18 @@ var Transport = func() http.RoundTripper {
 	return tr
 }()
 
+// Hold is the test probes' hold window: short, so that a table of runs
+// stays fast, but long enough that every passing run goes through it.
+const Hold = 100 * time.Millisecond
+
 // Option changes a test probe.
 type Option func(*probe.Probe)
 
 // Probe builds a probe of driver kind against the simulator at base, as
 // a config would (the params the driver declares secret included):
 // password login of canary01 with the simulator's default
-// clients, the three token checks, a 2 s deadline and fast polling.
+// clients, the three token checks, a 2 s deadline, a 100 ms hold, a 5 s
+// request timeout and fast polling.
 func Probe(t testing.TB, base, kind string, params driver.Params, opts ...Option) *probe.Probe {
 	t.Helper()
 	d, err := driver.Build(kind, params)
@@ -56,6 +61,7 @@ func Probe(t testing.TB, base, kind string, params driver.Params, opts ...Option
 	p := &probe.Probe{
 		Target: "sim", Endpoint: kind, Kind: kind, Driver: d, Profile: d.Profile(),
 		Interval: time.Minute, Timeout: 10 * time.Second, Deadline: 2 * time.Second,
+		Hold: Hold, RequestTimeout: 5 * time.Second,
 		PollInitial: 5 * time.Millisecond, PollMax: time.Second,
 		Issuer:      base + "/jans-auth",
 		Admin:       &oauth.ClientAuth{ID: "revprober-admin", Secret: secret.New("admin-secret")},
@@ -64,7 +70,7 @@ func Probe(t testing.TB, base, kind string, params driver.Params, opts ...Option
 		RedirectURI: "http://127.0.0.1/callback",
 		Scopes:      []string{"openid", "profile", "email", "offline_access"},
 		Canaries: []probe.Canary{{Name: "canary01", Username: "canary01", Password: secret.New("canary-password-01"),
-			Attributes: map[string]string{"mail": "canary01@example.com", "user_dn": "inum=CANARY01,ou=people,o=jans", "user_id": "CANARY01"}}},
+			Attributes: map[string]string{"uid": "canary01", "mail": "canary01@example.com", "user_dn": "inum=CANARY01,ou=people,o=jans", "user_id": "CANARY01"}}},
 		Checks:    probe.Checks{Introspection: true, Userinfo: true, Refresh: true, UserinfoDeadStatus: []int{401}},
 		Transport: Transport,
 	}

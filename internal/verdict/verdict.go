@@ -18,7 +18,8 @@ type Result string
 const (
 	// Pass: every artifact the endpoint promises to kill was seen alive, then dead within the deadline.
 	Pass Result = "pass"
-	// Fail: an artifact the endpoint promises to kill was still alive at the deadline.
+	// Fail: an artifact the endpoint promises to kill was still alive at the
+	// deadline, or came back alive after it had been seen dead.
 	Fail Result = "fail"
 	// Error: no verdict could be reached.
 	Error Result = "error"
@@ -40,6 +41,10 @@ const (
 	RefreshTokenStillWorks Reason = "refresh_token_still_works"
 	SessionStillAlive      Reason = "session_still_alive"
 	ResourceStillAccepts   Reason = "resource_still_accepts"
+	// CameBackAlive: an artifact was seen dead (twice in a row), then alive
+	// again within the hold window: it was never durably revoked (a stale
+	// replica or cache that repopulates).
+	CameBackAlive Reason = "came_back_alive"
 )
 
 // Error reasons: the probe could not reach a verdict.
@@ -68,7 +73,7 @@ const (
 // FailReasons and ErrorReasons are the closed lists, used to initialise
 // every metric series at zero.
 var (
-	FailReasons  = []Reason{AccessTokenStillActive, RefreshTokenStillWorks, SessionStillAlive, ResourceStillAccepts}
+	FailReasons  = []Reason{AccessTokenStillActive, RefreshTokenStillWorks, SessionStillAlive, ResourceStillAccepts, CameBackAlive}
 	ErrorReasons = []Reason{ConfigError, DiscoveryFailed, EndpointNotOffered, LoginFailed, PositiveControlFailed,
 		Interference, RevokeHTTPError, RevokeUnauthorized, NoSession, IntrospectionUnavailable, UserinfoUnavailable,
 		RefreshUnavailable, SessionCheckUnavailable, ResourceUnavailable, TokenExpired, Timeout, InternalError}
@@ -228,10 +233,21 @@ type Observation struct {
 	After    State    `json:"after"`
 	Polls    int      `json:"polls"`
 	// PropagationSeconds is the time from the revoke request to the first
-	// request that saw the artifact dead; nil while it was never seen dead.
+	// request that saw the artifact dead (the first of the dead answers in
+	// a row that settled it); nil while it was never settled dead, or when
+	// it came back alive.
 	PropagationSeconds *float64 `json:"propagation_seconds,omitempty"`
-	Drift              bool     `json:"drift,omitempty"`
-	Detail             string   `json:"detail,omitempty"`
+	// HeldSeconds is how long after that first dead answer the artifact
+	// was last seen still dead: the hold window this run observed (set
+	// once the hold began).
+	HeldSeconds *float64 `json:"held_seconds,omitempty"`
+	// FirstDeadSeconds and CameBackSeconds are set on an artifact that was
+	// settled dead and then seen alive again: when (from the revoke
+	// request) it was first seen dead, and when alive again.
+	FirstDeadSeconds *float64 `json:"first_dead_seconds,omitempty"`
+	CameBackSeconds  *float64 `json:"came_back_seconds,omitempty"`
+	Drift            bool     `json:"drift,omitempty"`
+	Detail           string   `json:"detail,omitempty"`
 }
 
 // Unverified is a promised-dead artifact that the run did not observe, and why.

@@ -79,20 +79,24 @@ func (r *revoke) Revoke(ctx context.Context, env *driver.Env) error {
 	if r.client == "admin" {
 		client = env.Admin
 	}
+	// Every grant the checks observe: revoking only the main grant's
+	// refresh token would leave the refresh check's own grant alive.
 	for _, c := range env.Canaries {
-		tok := c.Tokens.RefreshToken
-		if r.token == "access_token" {
-			tok = c.Tokens.AccessToken
-		}
-		if tok.IsZero() {
-			return verdict.Errorf(verdict.PositiveControlFailed, "canary %s has no %s to revoke", c.Name, r.token)
-		}
-		env.Sending()
-		if err := oauth.RevokeToken(ctx, env.HTTP, u, client, tok, r.hint); err != nil {
-			if se, ok := err.(*oauth.StatusError); ok && (se.Status == 401 || se.Status == 403) {
-				return &verdict.Err{Reason: verdict.RevokeUnauthorized, Err: err}
+		for _, g := range c.Grants {
+			tok := g.RefreshToken
+			if r.token == "access_token" {
+				tok = g.AccessToken
 			}
-			return &verdict.Err{Reason: verdict.RevokeHTTPError, Err: err}
+			if tok.IsZero() {
+				return verdict.Errorf(verdict.PositiveControlFailed, "canary %s has no %s to revoke", c.Name, r.token)
+			}
+			env.Sending()
+			if err := oauth.RevokeToken(ctx, env.HTTP, u, client, tok, r.hint); err != nil {
+				if se, ok := err.(*oauth.StatusError); ok && (se.Status == 401 || se.Status == 403) {
+					return &verdict.Err{Reason: verdict.RevokeUnauthorized, Err: err}
+				}
+				return &verdict.Err{Reason: verdict.RevokeHTTPError, Err: err}
+			}
 		}
 	}
 	return nil

@@ -183,7 +183,7 @@ func parse(name, text string) (*template.Template, error) {
 
 func render(t *template.Template, c *driver.Canary) (string, error) {
 	// A copy that exposes only the username and the attributes.
-	view := &driver.Canary{Name: c.Name, Username: c.Username, Attributes: c.Attributes}
+	view := c.Identity()
 	var b bytes.Buffer
 	if err := t.Execute(&b, Data{Username: c.Username, attrs: view}); err != nil {
 		return "", verdict.Errorf(verdict.ConfigError, "webhook %s template for canary %s: %v", t.Name(), c.Name, err)

@@ -41,6 +41,7 @@ const (
 	probeInterval = "2s"
 	probeTimeout  = "1800ms"
 	probeDeadline = "1s"
+	probeHold     = "500ms" // deadline + hold < timeout
 
 	detectBound  = 90 * time.Second
 	resolveBound = 5 * time.Minute // RevocationNotEnforced remembers a fail for 3 minutes
@@ -199,6 +200,7 @@ func writeConfig(t *testing.T, dir, simURL, listen string) string {
   interval: %s
   timeout: %s
   deadline: %s
+  hold: %s
 targets:
   - name: janssen-sim
     issuer: %s/jans-auth
@@ -221,7 +223,7 @@ targets:
       - name: global-token-revocation
         driver: janssen-global-token-revocation
         params: {format: uid}
-`, listen, probeInterval, probeTimeout, probeDeadline, simURL)
+`, listen, probeInterval, probeTimeout, probeDeadline, probeHold, simURL)
 	path := filepath.Join(dir, "revprober.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -318,6 +318,7 @@ func (tg target) config(c tcase) map[string]any {
 			"interval":     "5m",
 			"timeout":      "60s",
 			"deadline":     "10s",
+			"hold":         "1s",
 			"poll_initial": "10ms",
 			"poll_max":     "250ms",
 		},

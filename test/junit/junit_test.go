@@ -62,7 +62,7 @@ func once(t *testing.T, faults ...string) (int, parsed) {
 		t.Fatal("REVPROBER_BIN is not set (make test-junit sets it)")
 	}
 	file := filepath.Join(t.TempDir(), "junit.xml")
-	args := []string{"demo", "--once", "--deadline", "1s", "--junit", file}
+	args := []string{"demo", "--once", "--deadline", "1s", "--hold", "200ms", "--junit", file}
 	for _, f := range faults {
 		args = append(args, "--fault", f)
 	}

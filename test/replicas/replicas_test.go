@@ -211,6 +211,7 @@ func config(simURL, redisAt, prefix, replica, listen, evidence string) string {
   interval: %s
   timeout: %s
   deadline: 500ms
+  hold: 200ms
 evidence:
   path: %q
 coordination:
