@@ -69,7 +69,7 @@ func startHydra(t *testing.T, canaryPassword string) hydraServer {
 		"token_endpoint_auth_method": "client_secret_basic",
 	}
 	body, _ := json.Marshal(client)
-	resp, err := http.Post(h.admin+"/admin/clients", "application/json", bytes.NewReader(body))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(h.admin+"/admin/clients", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
