@@ -60,6 +60,14 @@ func startHydra(t *testing.T, canaryPassword string) hydraServer {
 	app.admin = h.admin
 	appSrv.Start()
 	t.Cleanup(appSrv.Close)
+	// The first discovery request makes Hydra generate its ID token
+	// signing key (RSA). On a loaded machine that outlasts waitDiscovery's
+	// per-request limit, and Hydra starts over for every request given up
+	// on: one patient request first.
+	patient := &http.Client{Timeout: readyTimeout}
+	if resp, err := patient.Get(h.public + "/.well-known/openid-configuration"); err == nil {
+		resp.Body.Close()
+	}
 	waitDiscovery(t, h.public)
 
 	client := map[string]any{
