@@ -42,7 +42,7 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## bench: requests and CPU per run, and propagation-latency error, per driver
+## bench: requests and CPU per run, propagation-latency error, per driver; what the hold costs
 bench: build
 	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober $(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./internal/probe/
 

@@ -188,6 +188,9 @@ func runCases(r *verdict.Run) []junitTestcase {
 		if c.PropagationSeconds != nil {
 			tc.SystemOut += fmt.Sprintf(", dead %.3fs after the revoke request", *c.PropagationSeconds)
 		}
+		if c.HeldSeconds != nil {
+			tc.SystemOut += fmt.Sprintf(", still dead %.3fs later", *c.HeldSeconds)
+		}
 		if c.Drift {
 			tc.SystemOut += "; drift: documented to survive, found dead"
 		}
@@ -196,6 +199,10 @@ func runCases(r *verdict.Run) []junitTestcase {
 			tc.Error = &junitProblem{Type: string(c.Check.Unavailable()), Message: fmt.Sprintf("%s: the check could not be made: %s", c.Check.Unavailable(), orText(c.Detail, r.Detail))}
 		case c.Before != verdict.Alive && c.Before != verdict.Skipped:
 			tc.Error = &junitProblem{Type: string(r.Reason), Message: fmt.Sprintf("positive control: %s was %s before the revocation, so its death proves nothing (%s: %s)", c.Artifact, c.Before, r.Reason, r.Detail)}
+		case c.Expect == verdict.Dies && c.CameBackSeconds != nil:
+			tc.Failure = &junitProblem{Type: string(verdict.CameBackAlive),
+				Message: fmt.Sprintf("%s came back alive: dead %.3fs after the revoke request, alive again %.3fs after it (%s check, canary %s): %s",
+					c.Artifact, *c.FirstDeadSeconds, *c.CameBackSeconds, c.Check, c.Canary, r.Detail)}
 		case c.Expect == verdict.Dies && c.After == verdict.Alive && r.Result == verdict.Fail:
 			tc.Failure = &junitProblem{Type: string(c.Artifact.StillAlive()),
 				Message: fmt.Sprintf("%s still alive at the propagation deadline (%s check, canary %s, %d polls): %s", c.Artifact, c.Check, c.Canary, c.Polls, r.Detail)}

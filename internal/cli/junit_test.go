@@ -166,3 +166,32 @@ func TestJUnitWriteFailsAfterTheRun(t *testing.T) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
+
+// TestJUnitCameBackAlive: tokens that die and come back within the hold
+// fail the run and the checks that saw it, with the reason and the times.
+func TestJUnitCameBackAlive(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "revprober.xml")
+	code, out, errOut := runCLI(t, "demo", "--once", "--fault", "resurrect=300ms", "--endpoint", "global-token-revocation", "--junit", file)
+	if code != ExitFail {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitFail, out, errOut)
+	}
+	if !strings.Contains(out, "reason=came_back_alive") || !strings.Contains(out, "back at") {
+		t.Errorf("the report does not say what came back:\n%s", out)
+	}
+	s := readJUnit(t, file).Suites[0]
+	back := 0
+	for _, c := range s.Cases {
+		if c.Name == "janssen-sim/global-token-revocation" && (c.Failure == nil || c.Failure.Type != "came_back_alive") {
+			t.Errorf("run-level case: %+v", c)
+		}
+		if c.Failure != nil && c.Name != "janssen-sim/global-token-revocation" {
+			back++
+			if c.Failure.Type != "came_back_alive" || !strings.Contains(c.Failure.Message, "alive again") {
+				t.Errorf("%s: %+v", c.Name, c.Failure)
+			}
+		}
+	}
+	if back == 0 {
+		t.Error("no check case failed")
+	}
+}

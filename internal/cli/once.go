@@ -154,6 +154,9 @@ func writeReport(w io.Writer, runs []*verdict.Run) {
 				if c.Drift {
 					after += " (drift)"
 				}
+				if c.CameBackSeconds != nil {
+					after += fmt.Sprintf(" (dead at %s, back at %s)", secs(*c.FirstDeadSeconds), secs(*c.CameBackSeconds))
+				}
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c.Canary, c.Check, c.Artifact, c.Expect, c.Before, after, prop, c.Polls)
 			}
 			tw.Flush()

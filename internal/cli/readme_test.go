@@ -4,6 +4,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/revprober/revprober/internal/idpsim"
+	"github.com/revprober/revprober/internal/verdict"
 )
 
 // TestReadmeDriverTable keeps the README's table of promises identical to
@@ -22,5 +25,25 @@ func TestReadmeDriverTable(t *testing.T) {
 	got := s[begin+len("<!-- drivers:begin -->\n") : end]
 	if want := driverTable(); got != want {
 		t.Errorf("README.md's driver table is stale; regenerate it with `revprober drivers --markdown`.\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestReadmeListsFaultsAndReasons: every simulator fault and every reason
+// of the closed list is in the README, where users look them up.
+func TestReadmeListsFaultsAndReasons(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, f := range idpsim.FaultNames {
+		if !strings.Contains(s, "`"+f+"`") && !strings.Contains(s, "`"+f+"=DURATION`") {
+			t.Errorf("README.md does not list the fault %s", f)
+		}
+	}
+	for _, r := range append(append([]verdict.Reason{}, verdict.FailReasons...), verdict.ErrorReasons...) {
+		if !strings.Contains(s, "`"+string(r)+"`") {
+			t.Errorf("README.md does not list the reason %s", r)
+		}
 	}
 }

@@ -88,6 +88,22 @@ func (v *validator) targetSettings(g Global, t *Target, p string) (interval, tim
 	return inherit(interval, t.Interval, p), inherit(timeout, t.Timeout, p), inherit(deadline, t.Deadline, p)
 }
 
+// requestTimeoutFits requires request_timeout < timeout. Left at its
+// default, the request timeout is not what the operator chose: the error
+// is at the timeout and says both ways out.
+func (v *validator) requestTimeoutFits(g Global, timeout setting, level int) {
+	rt := v.globalSetting("request_timeout", g.RequestTimeout)
+	if rt.explicit {
+		v.order(rt, timeout, level)
+		return
+	}
+	if timeout.level < level || timeout.d <= 0 || rt.d <= 0 || rt.d < timeout.d {
+		return
+	}
+	v.errorAt(timeout.path, "must be longer than the request_timeout (%s, the default): raise it, or set global.request_timeout below %s",
+		rt.d, timeout.d)
+}
+
 // targetHold is the target's hold: its own, else the global one.
 func (v *validator) targetHold(g Global, t *Target, p string) setting {
 	return inherit(v.globalSetting("hold", g.Hold), t.Hold, p)
@@ -105,7 +121,7 @@ func (v *validator) timing(g Global, t *Target, p string) {
 	v.order(timeout, interval, 1)
 	v.order(deadline, timeout, 1)
 	v.window(deadline, v.targetHold(g, t, p), timeout, 1)
-	v.order(v.globalSetting("request_timeout", g.RequestTimeout), timeout, 1)
+	v.requestTimeoutFits(g, timeout, 1)
 }
 
 // endpointTiming checks an endpoint's deadline and hold against the

@@ -73,7 +73,7 @@ func (v *validator) global(g *Global) {
 	v.order(timeout, interval, 0)
 	v.order(deadline, timeout, 0)
 	v.window(deadline, v.globalSetting("hold", g.Hold), timeout, 0)
-	v.order(v.globalSetting("request_timeout", g.RequestTimeout), timeout, 0)
+	v.requestTimeoutFits(*g, timeout, 0)
 }
 
 func (v *validator) coordination(c *Coordination) {

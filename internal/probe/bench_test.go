@@ -113,6 +113,25 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
+// BenchmarkHold is what the hold window costs a passing run of global
+// token revocation (three promised checks) with the config's other
+// defaults: ns/op is the run's duration, requests/run its HTTP requests.
+// 10s is the config default, 1s the demo's.
+func BenchmarkHold(b *testing.B) {
+	for _, hold := range []time.Duration{time.Second, 10 * time.Second} {
+		b.Run(fmt.Sprintf("hold=%s", hold), func(b *testing.B) {
+			base, _, separate := benchSim(b)
+			counter := &httpx.CountingTransport{Next: probetest.Transport}
+			p := probetest.Probe(b, base, "janssen-global-token-revocation", nil, func(p *probe.Probe) {
+				p.Transport = counter
+				p.Timeout, p.Deadline, p.Hold = 45*time.Second, 30*time.Second, hold
+				p.PollInitial, p.PollMax = 10*time.Millisecond, time.Second
+			})
+			measure(b, p, counter, separate, func(*verdict.Run) {})
+		})
+	}
+}
+
 // BenchmarkDrivers runs every probe of the demo configuration (one per
 // driver configuration, as `revprober demo` does) against the simulator
 // without injected delay, and reports per probe the HTTP requests and the

@@ -8,6 +8,8 @@ package probe_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/revprober/revprober/internal/config"
@@ -134,4 +136,29 @@ func TestRefreshSideEffectSwallowedRevocation(t *testing.T) {
 		return
 	}
 	t.Fatal("no demo probe hydra-sim/consent-revoke")
+}
+
+// TestSecondLoginReusesTheSession: with two grants per canary and a form
+// login, the second authorization goes through the first one's OP session:
+// the password is posted once, and the session checks still pass.
+func TestSecondLoginReusesTheSession(t *testing.T) {
+	_, base := sim(t)
+	r := probe.Run(context.Background(), newProbe(t, base, "janssen-global-token-revocation", nil, probetest.CodeLogin))
+	if r.Result != verdict.Pass {
+		t.Fatalf("got %s/%s (%s)", r.Result, r.Reason, r.Detail)
+	}
+	authorizes, forms := 0, 0
+	for _, q := range r.Requests {
+		if q.Step != verdict.StepLogin || !strings.HasSuffix(q.URL, "/restv1/authorize") {
+			continue
+		}
+		if q.Method == http.MethodPost {
+			forms++
+		} else {
+			authorizes++
+		}
+	}
+	if authorizes != 2 || forms != 1 {
+		t.Errorf("login: %d authorization requests and %d login forms posted, want 2 and 1", authorizes, forms)
+	}
 }

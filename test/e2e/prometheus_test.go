@@ -201,6 +201,7 @@ func writeConfig(t *testing.T, dir, simURL, listen string) string {
   timeout: %s
   deadline: %s
   hold: %s
+  request_timeout: 1s
 targets:
   - name: janssen-sim
     issuer: %s/jans-auth

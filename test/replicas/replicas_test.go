@@ -211,7 +211,8 @@ func config(simURL, redisAt, prefix, replica, listen, evidence string) string {
   interval: %s
   timeout: %s
   deadline: 500ms
-  hold: 200ms
+  hold: 20ms   # short: 10 probes share each canary within the 2s interval
+  request_timeout: 500ms
 evidence:
   path: %q
 coordination:
