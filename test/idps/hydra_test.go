@@ -37,6 +37,7 @@ func startHydra(t *testing.T, canaryPassword string) hydraServer {
 	t.Helper()
 	app := newHydraLoginApp(canaryPassword)
 	appSrv := httptest.NewUnstartedServer(app)
+	t.Cleanup(appSrv.Close) // also closes the listener of a server never started
 	appURL := "http://" + appSrv.Listener.Addr().String()
 	publicPort, adminPort := freePort(t), freePort(t)
 	h := hydraServer{
@@ -59,7 +60,6 @@ func startHydra(t *testing.T, canaryPassword string) hydraServer {
 	waitReady(t, h.admin+"/health/ready", exited, stderr)
 	app.admin = h.admin
 	appSrv.Start()
-	t.Cleanup(appSrv.Close)
 	// The first discovery request makes Hydra generate its ID token
 	// signing key (RSA). On a loaded machine that outlasts waitDiscovery's
 	// per-request limit, and Hydra starts over for every request given up
