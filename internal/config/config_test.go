@@ -118,6 +118,9 @@ func TestFull(t *testing.T) {
 	if got := kc.Checks.UserinfoDeadStatus; !reflect.DeepEqual(got, []int{401}) {
 		t.Errorf("userinfo_dead_status default: %v", got)
 	}
+	if got := jans.Login.AllowedHosts; !reflect.DeepEqual(got, []string{"login.example.com", "accounts.example.com:8443"}) {
+		t.Errorf("login.allowed_hosts: %v", got)
+	}
 	if got := len(jans.AllCanaries()); got != 2 {
 		t.Errorf("AllCanaries: %d", got)
 	}
@@ -196,6 +199,8 @@ func TestValidation(t *testing.T) {
 		{"login client", "client_id: app,", "client_id: \"\", #<\n       ", "targets[0].login.client.client_id", "required"},
 		{"redirect_uri", "    login:\n", "    login:\n      method: authorization_code #<\n", "targets[0].login.redirect_uri", "required for login.method authorization_code"},
 		{"backchannel_logout_uri", "    login:\n", "    login:\n      backchannel_logout_uri: /backchannel-logout #<\n", "targets[0].login.backchannel_logout_uri", "absolute http"},
+		{"allowed_hosts entry", "    login:\n", "    login:\n      method: authorization_code\n      redirect_uri: https://cb.example/cb\n      allowed_hosts:\n        - login.example.com\n        - https://login.example.com #<\n", "targets[0].login.allowed_hosts[1]", "must be host or host:port, not a URL"},
+		{"allowed_hosts wildcard", "    login:\n", "    login:\n      method: authorization_code\n      redirect_uri: https://cb.example/cb\n      allowed_hosts: [\"*.example.com\"] #<\n", "targets[0].login.allowed_hosts[0]", "wildcards are not supported"},
 		{"prompt_none needs a session", "    canary:", "    checks:\n      prompt_none: true #<\n    canary:", "targets[0].checks.prompt_none", "authorization_code"},
 		{"session_status needs a session", "    canary:", "    checks:\n      session_status: true #<\n    canary:", "targets[0].checks.session_status", "authorization_code"},
 		{"a canary", "    canary:\n      username: canary1\n      password: pw\n", "    canaries: [] #<\n", "targets[0].canaries", "at least one canary"},

@@ -179,6 +179,14 @@ type Login struct {
 	// endpoints whose profile promises back-channel logout also wait for
 	// the logout token (check backchannel_logout).
 	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// AllowedHosts are the hosts (host or host:port) the authorization-code
+	// login and the prompt=none check may visit besides the authorization
+	// endpoint's own: a login UI served from another origin (Ory Hydra's
+	// login and consent app, a separate front end). Redirects are followed
+	// and forms submitted there; the canary's password goes there only in
+	// the login form's POST; no client credential ever does. A password
+	// login visits no login UI and ignores it.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Canary is a test user that exists only to be revoked.

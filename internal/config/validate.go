@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/revprober/revprober/internal/hostmatch"
 	"github.com/revprober/revprober/internal/secret"
 )
 
@@ -237,6 +238,11 @@ func (v *validator) login(t *Target, p string) {
 		}
 	default:
 		v.errorAt(p+".login.method", "must be one of %s", strings.Join(loginMethods, ", "))
+	}
+	for i, h := range l.AllowedHosts {
+		if _, err := hostmatch.Parse(h); err != nil {
+			v.errorAt(fmt.Sprintf("%s.login.allowed_hosts[%d]", p, i), "%v", err)
+		}
 	}
 }
 

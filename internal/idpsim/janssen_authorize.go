@@ -69,6 +69,10 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prompt := strings.Fields(a.get("prompt"))
+	if s.loginOrigin() != "" {
+		s.authorizeViaLoginApp(w, r, a, prompt)
+		return
+	}
 	if !slices.Contains(prompt, "login") {
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			if ss, ok := s.liveSession(ck.Value); ok {

@@ -12,8 +12,9 @@
 //
 // Layout: server.go (types, routing, client authentication), state.go (users'
 // sessions and grants, and the revocation helpers every vendor emulation
-// calls), faults.go, idtoken.go, control.go (the /_sim test API), and one
-// janssen*.go file per group of Janssen endpoints. Another vendor emulation is
+// calls), faults.go, idtoken.go, control.go (the /_sim test API), loginapp.go
+// (the login UI on another origin, as Hydra runs one), and one janssen*.go
+// file per group of Janssen endpoints. Another vendor emulation is
 // a new file that registers its routes in New and calls the state helpers.
 package idpsim
 
@@ -94,6 +95,8 @@ type Server struct {
 	st state
 	// scimInactive are the inums deactivated through SCIM (vendor_scim.go).
 	scimInactive map[string]bool
+	// login is the login UI on another origin, when on (loginapp.go).
+	login loginApp
 }
 
 const (
@@ -118,6 +121,7 @@ func New(opts Options) *Server {
 		idKey:    []byte(randomToken()),
 		mux:      http.NewServeMux(),
 		st:       newState(),
+		login:    loginApp{challenges: map[string]loginChallenge{}, verifiers: map[string]loginVerdict{}},
 	}
 	if s.users == nil {
 		s.users = DefaultUsers()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/revprober/revprober/internal/hostmatch"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/secret"
 )
@@ -25,13 +26,20 @@ const maxLoginSteps = 16
 
 // CodeLogin logs a canary in through the IdP's own HTML login form, the
 // way a browser would but without one: authorization request with PKCE,
-// redirects followed by hand on the IdP's host only, the login form filled
-// (hidden inputs kept), a consent form accepted, and the code taken from
-// the redirect to redirectURI and exchanged. The returned tokens carry the
-// cookie jar that holds the OP session, for prompt=none checks. A nil jar
-// starts a fresh browser; a jar from an earlier login carries its OP
-// session, so an IdP that remembers it issues a code without a form.
-func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
+// redirects followed by hand, the login form filled (hidden inputs kept), a
+// consent form accepted, and the code taken from the redirect to
+// redirectURI and exchanged. The returned tokens carry the cookie jar that
+// holds the OP session, for prompt=none checks. A nil jar starts a fresh
+// browser; a jar from an earlier login carries its OP session, so an IdP
+// that remembers it issues a code without a form.
+//
+// Redirects are followed and forms submitted only on the authorization
+// endpoint's host and the hosts in allowed (login.allowed_hosts: a login
+// UI on its own origin, as Ory Hydra's always is). These requests carry no
+// Authorization header and no client credential (those go to the token
+// endpoint only); the password goes only in the body of the login form's
+// POST; cookies follow the jar's rules.
+func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
 	if ep.Authorization == "" {
 		return nil, errors.New("authorization-code login: the issuer offers no authorization_endpoint")
 	}
@@ -87,9 +95,9 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 				toks.Jar = jar
 				return toks, nil
 			}
-			if loc.Host != authURL.Host {
+			if !visitable(loc, authURL, allowed) {
 				// Never carry a canary's password to a host we were not configured for.
-				return nil, fmt.Errorf("authorization-code login: redirected to another host (%s)", loc.Host)
+				return nil, fmt.Errorf("authorization-code login: %w", offHost("redirected to", loc))
 			}
 			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
 		case resp.Status == http.StatusOK || resp.Status == http.StatusUnauthorized:
@@ -98,19 +106,28 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 			if f == nil {
 				return nil, fmt.Errorf("authorization-code login: %s answered %d with no login or consent form", httpx.RedactURL(req.URL), resp.Status)
 			}
+			action, err := req.URL.Parse(f.action)
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("authorization-code login: the form at %s has a bad action URL", httpx.RedactURL(req.URL))
+			case !visitable(action, authURL, allowed):
+				return nil, fmt.Errorf("authorization-code login: the form at %s %w", httpx.RedactURL(req.URL), offHost("submits to", action))
+			}
+			get := strings.EqualFold(f.method, "get")
 			if kind == loginForm {
 				if passwordSent {
 					return nil, errors.New("authorization-code login: the IdP rejected the canary's credentials (login form shown again)")
+				}
+				if get {
+					// A GET form would put the password in a URL, where
+					// proxies and access logs keep it.
+					return nil, fmt.Errorf("authorization-code login: the login form at %s submits with GET; revprober sends a password only in a POST body", httpx.RedactURL(req.URL))
 				}
 				passwordSent = true
 				f.values.Set(f.userField, username)
 				f.values.Set(f.passField, password.Reveal())
 			}
-			action, err := req.URL.Parse(f.action)
-			if err != nil || action.Host != authURL.Host {
-				return nil, fmt.Errorf("authorization-code login: form posts to another host or a bad URL")
-			}
-			if strings.EqualFold(f.method, "get") {
+			if get {
 				action.RawQuery = f.values.Encode()
 				req, _ = http.NewRequestWithContext(ctx, http.MethodGet, action.String(), nil)
 			} else {
@@ -123,6 +140,19 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 		}
 	}
 	return nil, fmt.Errorf("authorization-code login: no code after %d steps", maxLoginSteps)
+}
+
+// visitable tells whether a login may send a request to u: the
+// authorization endpoint's own host, or a host the configuration allows.
+func visitable(u, authURL *url.URL, allowed hostmatch.List) bool {
+	return hostmatch.Same(u, authURL) || allowed.Allows(u)
+}
+
+// offHost says that the flow led to a host it may not visit, and which
+// setting lets it.
+func offHost(what string, u *url.URL) error {
+	return fmt.Errorf("%s another host (%s), which login.allowed_hosts does not list: "+
+		"add it there if the IdP's login UI is served from it", what, u.Host)
 }
 
 func hasScope(scopes []string, s string) bool {
@@ -324,8 +354,10 @@ func attrOK(n *html.Node, key string) (string, bool) {
 // PromptNone sends an authorization request with prompt=none and the
 // session cookies in c's jar. alive is true when the IdP issued a code (or
 // asked only for consent: the login session still authenticates the user);
-// false on login_required or interaction_required.
-func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, clientID, redirectURI string, scopes []string) (alive bool, err error) {
+// false on login_required or interaction_required. Redirects are followed
+// on the authorization endpoint's host and the hosts in allowed (a login
+// app that answers from the session, as Hydra's does with skip=true).
+func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostmatch.List, clientID, redirectURI string, scopes []string) (alive bool, err error) {
 	if ep.Authorization == "" {
 		return false, errors.New("prompt=none: no authorization_endpoint")
 	}
@@ -341,7 +373,9 @@ func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, clientID, red
 	if err != nil {
 		return false, err
 	}
-	// Some servers bounce through their own host (resume URLs) first.
+	authURL := req.URL
+	// Some servers bounce through their own host (resume URLs) or a login
+	// app that answers from its own session first.
 	for step := 0; step < maxLoginSteps; step++ {
 		resp, err := httpx.Do(c, req)
 		if err != nil {
@@ -355,8 +389,8 @@ func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, clientID, red
 			return false, fmt.Errorf("prompt=none: bad Location")
 		}
 		if !sameEndpoint(loc, redirect) {
-			if loc.Host != req.URL.Host {
-				return false, fmt.Errorf("prompt=none: redirected to another host (%s)", loc.Host)
+			if !visitable(loc, authURL, allowed) {
+				return false, fmt.Errorf("prompt=none: %w", offHost("redirected to", loc))
 			}
 			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
 			continue

@@ -172,7 +172,7 @@ func (r *runner) loginOnce(ctx context.Context, spec Canary, jar http.CookieJar)
 	)
 	switch r.p.LoginMethod {
 	case "authorization_code":
-		toks, err = oauth.CodeLogin(ctx, r.p.Transport, jar, r.eps, r.p.LoginClient, r.p.RedirectURI, spec.Username, spec.Password, r.p.Scopes)
+		toks, err = oauth.CodeLogin(ctx, r.p.Transport, jar, r.eps, r.p.LoginHosts, r.p.LoginClient, r.p.RedirectURI, spec.Username, spec.Password, r.p.Scopes)
 	default:
 		toks, err = oauth.PasswordLogin(ctx, r.client, r.eps, r.p.LoginClient, spec.Username, spec.Password, r.p.Scopes)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/revprober/revprober/internal/config"
 	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/hostmatch"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/secret"
@@ -45,6 +46,10 @@ func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 		login, err := clientAuth(t.Login.Client)
 		if err != nil {
 			return nil, fmt.Errorf("targets[%d] (%s).login.client: %w", ti, t.Name, err)
+		}
+		loginHosts, err := hostmatch.ParseList(t.Login.AllowedHosts)
+		if err != nil {
+			return nil, fmt.Errorf("targets[%d] (%s).login.allowed_hosts: %w", ti, t.Name, err)
 		}
 		var canaries []Canary
 		for _, c := range t.AllCanaries() {
@@ -92,6 +97,7 @@ func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 				LoginClient:          login,
 				LoginMethod:          t.Login.Method,
 				RedirectURI:          t.Login.RedirectURI,
+				LoginHosts:           loginHosts,
 				BackchannelLogoutURI: t.Login.BackchannelLogoutURI,
 				Scopes:               t.Login.Scopes,
 				Canaries:             canaries,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/revprober/revprober/internal/backchannel"
 	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/hostmatch"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/secret"
 	"github.com/revprober/revprober/internal/verdict"
@@ -56,6 +57,10 @@ type Probe struct {
 	Scopes      []string
 	Canaries    []Canary
 	Checks      Checks
+
+	// LoginHosts are the hosts besides the authorization endpoint's that
+	// the form login and prompt=none may visit (login.allowed_hosts).
+	LoginHosts hostmatch.List
 
 	// BackchannelLogoutURI is revprober's RP back-channel logout URL as
 	// registered at the IdP (login.backchannel_logout_uri); Backchannel is

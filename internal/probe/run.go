@@ -237,7 +237,7 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 		if cs.main.tokens.Jar == nil {
 			return verdict.Failed, errors.New("prompt=none needs a session-creating login (login.method: authorization_code)")
 		}
-		alive, err = oauth.PromptNone(ctx, cs.client, r.eps, r.p.LoginClient.ID, r.p.RedirectURI, r.p.Scopes)
+		alive, err = oauth.PromptNone(ctx, cs.client, r.eps, r.p.LoginHosts, r.p.LoginClient.ID, r.p.RedirectURI, r.p.Scopes)
 	case verdict.SessionStatus:
 		if cs.main.tokens.Jar == nil || r.eps.SessionStatus == "" {
 			return verdict.Failed, errors.New("session_status needs a session-creating login and a session_status URL")

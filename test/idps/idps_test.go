@@ -1,19 +1,22 @@
 //go:build idps
 
-// Package idps probes two real OpenID Providers through revprober's own
-// command line: panva oidc-provider 9.13.3 (Node) and the zitadel/oidc
-// v3.49.2 example OP (Go). Each runs on 127.0.0.1 for the length of one
-// test; every case writes its own config and runs
+// Package idps probes three real OpenID Providers through revprober's own
+// command line: panva oidc-provider 9.13.3 (Node), the zitadel/oidc
+// v3.49.2 example OP (Go) and Ory Hydra v2.3.0 (Go) with a login and
+// consent app of ours on its own origin. Each runs on 127.0.0.1 for the
+// length of one test; every case writes its own config and runs
 // `revprober once -c FILE --json`, and the test asserts the verdict, the
-// reason and the observations behind them.
+// reason and the observations behind them. Every passing case has a
+// negative control: the same case with the revoking request swallowed by a
+// proxy (swallow_test.go), which must fail and record nothing dead.
 //
-//	make idps   (npm ci, builds bin/zitadel-op, then:)
+//	make test-idps   (npm ci, builds bin/zitadel-op and bin/hydra, then:)
 //	go test -tags idps ./test/idps/ -count=1
 //
-// Environment: REVPROBER_BIN and ZITADEL_OP name prebuilt binaries (else
-// both are built into a temporary directory); NODE names the node binary;
-// IDPS_RESULTS_DIR, when set, receives each case's JSON output (the source
-// of docs/compatibility.md).
+// Environment: REVPROBER_BIN, ZITADEL_OP and HYDRA_BIN name prebuilt
+// binaries (else they are built into a temporary directory: Hydra takes
+// minutes); NODE names the node binary; IDPS_RESULTS_DIR, when set,
+// receives each case's JSON output (the source of docs/compatibility.md).
 package idps
 
 import (
@@ -43,13 +46,14 @@ const (
 	readyTimeout = 30 * time.Second // provider process prints READY
 	discoTimeout = 10 * time.Second // discovery document answers 200
 	caseTimeout  = 90 * time.Second // one `revprober once`
-	buildTimeout = 5 * time.Minute  // go build (cold caches)
+	buildTimeout = 15 * time.Minute // go build (cold caches; Hydra takes minutes)
 )
 
 var (
 	repoRoot     string
 	revproberBin string
 	zitadelBin   string
+	hydraBin     string
 )
 
 func TestMain(m *testing.M) {
@@ -74,12 +78,16 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "idps:", err)
 			return 1
 		}
+		if hydraBin, err = binary("HYDRA_BIN", filepath.Join(repoRoot, "test", "idps", "hydra"), hydraPackage, filepath.Join(tmp, "hydra"), hydraBuildFlags...); err != nil {
+			fmt.Fprintln(os.Stderr, "idps:", err)
+			return 1
+		}
 		return m.Run()
 	}())
 }
 
 // binary returns $env if set, else builds pkg (in dir) into out.
-func binary(env, dir, pkg, out string) (string, error) {
+func binary(env, dir, pkg, out string, flags ...string) (string, error) {
 	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%s=%s: %w", env, p, err)
@@ -88,8 +96,11 @@ func binary(env, dir, pkg, out string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"build"}, flags...), "-o", out, pkg)...)
 	cmd.Dir = dir
+	if len(flags) > 0 {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // Hydra's SQLite
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s in %s: %v\n%s", pkg, dir, err, b)
 	}
@@ -101,41 +112,13 @@ func binary(env, dir, pkg, out string) (string, error) {
 // and kills it when the test and all its subtests are done.
 func startIdP(t *testing.T, cmd *exec.Cmd) (issuer string) {
 	t.Helper()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &testenv.SyncBuffer{}
-	cmd.Stderr = stderr
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", cmd.Path, err)
-	}
-	exited := make(chan struct{})
 	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if iss, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				select {
-				case ready <- iss:
-				default:
-				}
+	exited, stderr := launch(t, cmd, func(line string) {
+		if iss, ok := strings.CutPrefix(line, "READY "); ok {
+			select {
+			case ready <- iss:
+			default:
 			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			t.Errorf("%s (pid %d) did not exit after SIGKILL", cmd.Path, cmd.Process.Pid)
-		}
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", filepath.Base(cmd.Path), tail(stderr.String(), 4000))
 		}
 	})
 	select {
@@ -147,6 +130,45 @@ func startIdP(t *testing.T, cmd *exec.Cmd) (issuer string) {
 	}
 	waitDiscovery(t, issuer)
 	return issuer
+}
+
+// launch starts cmd, hands each stdout line to onLine, and kills the
+// process when the test and all its subtests are done (its stderr is
+// logged if the test failed). exited is closed when the process is gone.
+func launch(t *testing.T, cmd *exec.Cmd, onLine func(string)) (exited <-chan struct{}, stderr *testenv.SyncBuffer) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr = &testenv.SyncBuffer{}
+	cmd.Stderr = stderr
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", cmd.Path, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			onLine(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s (pid %d) did not exit after SIGKILL", cmd.Path, cmd.Process.Pid)
+		}
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", filepath.Base(cmd.Path), tail(stderr.String(), 4000))
+		}
+	})
+	return done, stderr
 }
 
 func waitDiscovery(t *testing.T, issuer string) {
@@ -185,6 +207,9 @@ type target struct {
 	admin        map[string]any
 	introspector map[string]any // nil: the admin client introspects
 	password     string
+	urls         map[string]any // explicit endpoint URLs, if any
+	allowedHosts []string       // login.allowed_hosts
+	subjectAttr  bool           // the canary's subject attribute is its username (Hydra)
 }
 
 // tcase is one config and what `revprober once` must answer for it.
@@ -200,6 +225,15 @@ type tcase struct {
 	after map[string]string
 	// drift: the artifacts reported as drift (none when empty).
 	drift []string
+	// detail, when set, must appear in the run's detail.
+	detail string
+	// noAllowedHosts leaves login.allowed_hosts out of the config.
+	noAllowedHosts bool
+	// swallow, when set, puts a proxy that swallows the revoking request
+	// between the driver and the server (a negative control).
+	swallow *swallow
+	// noneDead: no check may record an artifact dead (nothing was revoked).
+	noneDead bool
 }
 
 // result is the part of `revprober once --json` the assertions read.
@@ -264,6 +298,15 @@ func (tg target) config(c tcase) map[string]any {
 		"canary":    map[string]any{"username": c.canary, "password": tg.password},
 		"endpoints": []any{c.endpoint},
 	}
+	if tg.urls != nil {
+		tgt["urls"] = tg.urls
+	}
+	if len(tg.allowedHosts) > 0 && !c.noAllowedHosts {
+		tgt["login"].(map[string]any)["allowed_hosts"] = tg.allowedHosts
+	}
+	if tg.subjectAttr {
+		tgt["canary"].(map[string]any)["attributes"] = map[string]string{"subject": c.canary}
+	}
 	if tg.introspector != nil {
 		tgt["introspection_client"] = tg.introspector
 	}
@@ -286,6 +329,16 @@ func (tg target) config(c tcase) map[string]any {
 // run writes the case's config, runs the CLI and checks every assertion.
 func (tg target) run(t *testing.T, c tcase) {
 	t.Helper()
+	var proxy *swallowProxy
+	if c.swallow != nil {
+		proxy = c.swallow.start(t)
+		ep := map[string]any{}
+		for k, v := range c.endpoint {
+			ep[k] = v
+		}
+		ep["url"] = proxy.URL + c.swallow.urlPath
+		c.endpoint = ep
+	}
 	doc, err := yaml.Marshal(tg.config(c))
 	if err != nil {
 		t.Fatal(err)
@@ -329,16 +382,28 @@ func (tg target) run(t *testing.T, c tcase) {
 	if want := map[string]int{"pass": 0, "fail": 1, "error": 2}[c.result]; code != want {
 		t.Errorf("exit code %d, want %d for %s", code, want, c.result)
 	}
+	if !strings.Contains(r.Detail, c.detail) {
+		t.Errorf("detail %q does not say %q", r.Detail, c.detail)
+	}
+	if proxy != nil && proxy.swallowed.Load() == 0 {
+		t.Errorf("the proxy swallowed no %s %s: the negative control proves nothing", c.swallow.method, c.swallow.path)
+	}
 	seen := map[string]bool{}
 	for _, o := range r.Checks {
 		seen[o.Check] = true
-		// The positive control held for every check, or there is no verdict.
-		if o.Before != "alive" {
+		// The positive control held for every check, or there is no
+		// verdict (a run that ended in error before it lists its checks
+		// as skipped).
+		if r.Result != "error" && o.Before != "alive" {
 			t.Errorf("check %s (%s): before=%s, want alive", o.Check, o.Artifact, o.Before)
 		}
 		// Never a false pass: a pass saw every promised artifact die.
 		if r.Result == "pass" && o.Expect == "dies" && o.After != "dead" {
 			t.Errorf("pass although check %s (%s, expect dies) saw after=%s", o.Check, o.Artifact, o.After)
+		}
+		// Nothing was revoked: nothing may be recorded dead.
+		if c.noneDead && o.After == "dead" {
+			t.Errorf("check %s (%s) recorded the artifact dead although the revocation was swallowed", o.Check, o.Artifact)
 		}
 		if want, ok := c.after[o.Check]; ok && o.After != want {
 			t.Errorf("check %s (%s, expect %s): after=%s, want %s", o.Check, o.Artifact, o.Expect, o.After, want)
@@ -470,6 +535,20 @@ func TestOIDCProvider(t *testing.T) {
 		result:   "pass", reason: "none",
 		after: map[string]string{"introspection": "dead", "userinfo": "dead", "prompt_none": "dead"},
 	}}
+	// Negative controls: every passing case with its revoking request
+	// swallowed by a proxy that answers as the provider would.
+	revocation := swallow{upstream: issuer, method: "POST", path: "/token/revocation", status: http.StatusOK, urlPath: "/token/revocation"}
+	adminRoute := swallow{upstream: issuer, method: "POST", path: "/admin/revoke-user", status: http.StatusOK, urlPath: "/admin/revoke-user"}
+	// A 200 page without a confirmation form: "you are signed out".
+	endSession := swallow{upstream: issuer, method: "GET", path: "/session/end", status: http.StatusOK, urlPath: "/session/end"}
+	cases = append(cases,
+		swallowed(named(cases, "rfc7009-refresh"), "op-rfc7009-refresh-sw", "access_token_still_active", revocation),
+		swallowed(named(cases, "rfc7009-access"), "op-rfc7009-access-sw", "access_token_still_active", revocation),
+		swallowed(named(cases, "webhook-revoke-user"), "op-webhook-sw", "access_token_still_active", adminRoute),
+		swallowed(named(cases, "end-session-offline-survive"), "op-logout-offline-survive-sw", "session_still_alive", endSession),
+		swallowed(named(cases, "end-session-online"), "op-logout-online-sw", "access_token_still_active", endSession),
+	)
+	requireNegativeControls(t, cases)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -518,10 +597,42 @@ func TestZitadel(t *testing.T) {
 		result:   "pass", reason: "none",
 		after: map[string]string{"introspection": "dead", "userinfo": "dead", "refresh": "dead"},
 	}}
+	cases = append(cases,
+		swallowed(named(cases, "rfc7009-refresh"), "canary04", "access_token_still_active",
+			swallow{upstream: issuer, method: "POST", path: "/revoke", status: http.StatusOK, urlPath: "/revoke"}),
+		swallowed(named(cases, "end-session"), "canary05", "access_token_still_active",
+			swallow{upstream: issuer, method: "GET", path: "/end_session", status: http.StatusFound, urlPath: "/end_session"}),
+	)
+	requireNegativeControls(t, cases)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tg.run(t, c)
 		})
+	}
+}
+
+// named is the case called name.
+func named(cases []tcase, name string) tcase {
+	for _, c := range cases {
+		if c.name == name {
+			return c
+		}
+	}
+	panic("no case " + name)
+}
+
+// requireNegativeControls: every passing case has its swallowed twin, so
+// a new passing case cannot come without the proof that it can fail.
+func requireNegativeControls(t *testing.T, cases []tcase) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, c := range cases {
+		names[c.name] = true
+	}
+	for _, c := range cases {
+		if c.result == "pass" && !names[c.name+"-swallowed"] {
+			t.Errorf("passing case %s has no negative control (%s-swallowed)", c.name, c.name)
+		}
 	}
 }
