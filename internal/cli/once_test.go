@@ -253,6 +253,7 @@ type loginGate struct {
 	inflight int
 	most     int
 	all      chan struct{}
+	allOnce  sync.Once // a run logs each canary in once per grant: want may be reached again
 }
 
 func (g *loginGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +265,7 @@ func (g *loginGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.inflight++
 	g.most = max(g.most, g.inflight)
 	if g.inflight == g.want {
-		close(g.all)
+		g.allOnce.Do(func() { close(g.all) })
 	}
 	g.mu.Unlock()
 	t := time.NewTimer(g.wait)
