@@ -38,7 +38,7 @@ func simTarget(name, base, canary string, endpoints ...string) string {
 func writeSimConfig(t *testing.T, dir string, targets ...string) string {
 	t.Helper()
 	path := filepath.Join(dir, "revprober.yml")
-	doc := "global: {interval: 1m, timeout: 20s, deadline: 2s, poll_initial: 5ms, poll_max: 100ms}\n" +
+	doc := "global: {interval: 1m, timeout: 20s, deadline: 2s, hold: 100ms, poll_initial: 5ms, poll_max: 100ms}\n" +
 		"evidence: {path: evidence.jsonl}\ntargets:\n" + strings.Join(targets, "")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)

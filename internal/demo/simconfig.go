@@ -64,6 +64,7 @@ global:
   interval: 1m
   timeout: 30s
   deadline: 10s
+  hold: 2s        # how long a dead artifact must stay dead; the simulator has no replicas (default 10s)
 targets:
 {{- range .Users}}
   - name: {{q (print "sim-" .UID)}}
