@@ -3,7 +3,6 @@ package probe_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -73,22 +72,27 @@ func TestFaultVerdicts(t *testing.T) {
 // assertAliveThenDead checks the one rule on a passing run.
 var assertAliveThenDead = probetest.AssertAliveThenDead
 
-// TestDelayMeasured: the measured propagation latency tracks an injected
-// delay to within 50 ms.
+// TestDelayMeasured: the measured propagation latency is never below an
+// injected delay (the simulator counts it from the revoking request's
+// arrival) and is the time of the first dead answer, not of the
+// confirming one, the hold or the deadline. How close it comes to the
+// truth (within about 5 % plus poll_initial) is a matter of scheduling on
+// a loaded machine: `make bench` measures that precision, not this test.
 func TestDelayMeasured(t *testing.T) {
+	const deadline = 5 * time.Second
 	for _, delay := range []time.Duration{0, 300 * time.Millisecond} {
 		t.Run(delay.String(), func(t *testing.T) {
 			t.Parallel()
 			_, base := sim(t, fmt.Sprintf("delay=%s", delay))
-			p := newProbe(t, base, "janssen-global-token-revocation", nil)
+			p := newProbe(t, base, "janssen-global-token-revocation", nil, probetest.Deadline(deadline))
 			for i := 0; i < 5; i++ {
 				r := probe.Run(context.Background(), p)
 				if r.Result != verdict.Pass {
 					t.Fatalf("got %s/%s: %s", r.Result, r.Reason, r.Detail)
 				}
 				got := time.Duration(*r.PropagationSeconds * float64(time.Second))
-				if math.Abs(float64(got-delay)) > float64(50*time.Millisecond) {
-					t.Fatalf("measured %s for an injected delay of %s", got, delay)
+				if got < delay || got >= delay+time.Second {
+					t.Fatalf("measured %s for an injected delay of %s (deadline %s, hold %s)", got, delay, deadline, p.Hold)
 				}
 			}
 		})

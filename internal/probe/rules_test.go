@@ -223,16 +223,20 @@ func (s slowStart) Revoke(ctx context.Context, env *driver.Env) error {
 	return s.Driver.Revoke(ctx, env)
 }
 
+// TestPropagationTimedFromTheRevokingRequest: two seconds spent before the
+// revoking request (an admin-token fetch) count neither against a 1.5 s
+// deadline nor in the measured latency, whatever the machine's load.
 func TestPropagationTimedFromTheRevokingRequest(t *testing.T) {
+	const before = 2 * time.Second
 	_, base := sim(t, "delay=150ms")
-	p := newProbe(t, base, "janssen-global-token-revocation", nil, probetest.Deadline(400*time.Millisecond))
-	p.Driver = slowStart{Driver: p.Driver, before: 300 * time.Millisecond}
+	p := newProbe(t, base, "janssen-global-token-revocation", nil, probetest.Deadline(1500*time.Millisecond))
+	p.Driver = slowStart{Driver: p.Driver, before: before}
 	r := probe.Run(context.Background(), p)
 	if r.Result != verdict.Pass {
-		t.Fatalf("got %s/%s (%s): the 300 ms before the request was counted against the deadline", r.Result, r.Reason, r.Detail)
+		t.Fatalf("got %s/%s (%s): the %s before the request was counted against the deadline", r.Result, r.Reason, r.Detail, before)
 	}
-	if got := time.Duration(*r.PropagationSeconds * float64(time.Second)); got < 150*time.Millisecond || got > 250*time.Millisecond {
-		t.Errorf("propagation %s for an injected delay of 150ms", got)
+	if got := time.Duration(*r.PropagationSeconds * float64(time.Second)); got < 150*time.Millisecond || got >= before {
+		t.Errorf("propagation %s for an injected delay of 150ms after %s of preparation", got, before)
 	}
 }
 
