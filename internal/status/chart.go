@@ -145,5 +145,3 @@ func latencyChart(probeID string, r *ring, deadline, slo time.Duration) template
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
-
-
