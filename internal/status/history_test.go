@@ -104,9 +104,10 @@ func TestDroppedTraceWithoutEvidenceLog(t *testing.T) {
 
 // TestMemoryBoundedAt10kProbes: 10,000 probes, each with a full history of
 // runs (one in seven with a failure among them), stay within the page's
-// budget by its own accounting, and the Go heap it holds agrees (with a
-// generous margin: the accounting estimates). Ten full traces and fifty
-// summaries per probe, as before, took over a gigabyte here.
+// budget by its own accounting, and the Go heap the page holds agrees
+// within 20% (the accounting estimates; it measured within 5%, and
+// forgetting to count strings alone takes it past 25%). Ten full traces
+// per probe, as before, would be 100,000 runs of about 4 KiB here.
 func TestMemoryBoundedAt10kProbes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records 350,000 runs")
@@ -147,8 +148,8 @@ func TestMemoryBoundedAt10kProbes(t *testing.T) {
 	if u.Bytes > budget {
 		t.Errorf("the page accounts %d bytes, over its budget of %d", u.Bytes, budget)
 	}
-	if held > budget*3/2 {
-		t.Errorf("the page holds %.1f MiB of heap, over 1.5× its %d MiB budget: the accounting under-counts", float64(held)/(1<<20), budget>>20)
+	if held > budget*6/5 {
+		t.Errorf("the page holds %.1f MiB of heap, over 1.2× its %d MiB budget: the accounting under-counts", float64(held)/(1<<20), budget>>20)
 	}
 	if u.Traces == 0 || u.Dropped == 0 {
 		t.Errorf("traces kept %d, dropped %d: the test does not exercise the budget", u.Traces, u.Dropped)
