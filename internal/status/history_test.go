@@ -143,8 +143,8 @@ func TestMemoryBoundedAt10kProbes(t *testing.T) {
 	u := page.Usage()
 	held := int64(heap()) - int64(before)
 	runtime.KeepAlive(page)
-	t.Logf("accounted %.1f MiB of %d MiB; Go heap held %.1f MiB; %d traces kept, %d dropped for the budget",
-		float64(u.Bytes)/(1<<20), budget>>20, float64(held)/(1<<20), u.Traces, u.Dropped)
+	t.Logf("accounted %.1f MiB of %d MiB (summaries %.1f MiB, %d traces %.1f MiB, %d dropped for the budget); Go heap held %.1f MiB",
+		float64(u.Bytes)/(1<<20), budget>>20, float64(u.Bytes-u.TraceBytes)/(1<<20), u.Traces, float64(u.TraceBytes)/(1<<20), u.Dropped, float64(held)/(1<<20))
 	if u.Bytes > budget {
 		t.Errorf("the page accounts %d bytes, over its budget of %d", u.Bytes, budget)
 	}

@@ -156,18 +156,22 @@ func (p *Page) RecordSkip(sk schedule.Skip) {
 	}
 }
 
-// Usage is what the page keeps: bytes by its own accounting, the budget,
-// the traces kept and those dropped for the budget.
+// Usage is what the page keeps: bytes by its own accounting (all, and the
+// traces'), the budget, the traces kept and those dropped for the budget.
 type Usage struct {
-	Bytes, Budget   int64
-	Traces, Dropped int
+	Bytes, TraceBytes, Budget int64
+	Traces, Dropped           int
 }
 
 // Usage reports the page's memory accounting.
 func (p *Page) Usage() Usage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Usage{Bytes: p.st.used, Budget: p.st.budget, Traces: len(p.st.byID), Dropped: int(p.st.evicted)}
+	var tb int64
+	for _, t := range p.st.byID {
+		tb += t.size
+	}
+	return Usage{Bytes: p.st.used, TraceBytes: tb, Budget: p.st.budget, Traces: len(p.st.byID), Dropped: int(p.st.evicted)}
 }
 
 // Register mounts the page's routes on mux: GET /, GET /runs/{id},
