@@ -409,6 +409,21 @@ func (s *store) fit() {
 	}
 }
 
+// forget drops the histories of the probes not in keep (removed by a
+// reload), traces and all.
+func (s *store) forget(keep map[string]bool) {
+	for id, h := range s.hist {
+		if keep[id] {
+			continue
+		}
+		for len(h.traces) > 0 {
+			s.drop(h.traces[0])
+		}
+		s.used -= h.bytes
+		delete(s.hist, id)
+	}
+}
+
 // find looks a run up: its trace if kept, else its summary.
 func (s *store) find(runID string) (tr *verdict.Run, probeID string, e entry, ok bool) {
 	if t := s.byID[runID]; t != nil {

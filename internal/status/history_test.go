@@ -155,3 +155,25 @@ func TestMemoryBoundedAt10kProbes(t *testing.T) {
 		t.Errorf("traces kept %d, dropped %d: the test does not exercise the budget", u.Traces, u.Dropped)
 	}
 }
+
+// TestRemovedProbesAreForgotten: probes a reload removed do not keep their
+// history (a stream of reloads that rename probes must not grow the page).
+func TestRemovedProbesAreForgotten(t *testing.T) {
+	current := "old"
+	p := func() []*probe.Probe {
+		return []*probe.Probe{{Target: current, Endpoint: "global-token-revocation", Interval: time.Minute, Timeout: time.Second}}
+	}
+	page := status.New(status.Options{Probes: p})
+	page.Record(fullRun("old", 0, verdict.Fail))
+	before := page.Usage()
+	current = "new"
+	for i := range 5000 {
+		page.Record(fullRun("new", i, verdict.Pass))
+	}
+	if code, _ := get(t, page.Handler(), "/runs/"+fullRun("old", 0, verdict.Fail).ID); code != 404 {
+		t.Fatalf("the removed probe's failure is still kept: %d", code)
+	}
+	if u := page.Usage(); u.Traces > 2 || before.Traces != 1 {
+		t.Fatalf("traces before %d, after %d", before.Traces, u.Traces)
+	}
+}

@@ -89,7 +89,14 @@ type Page struct {
 	mu      sync.Mutex
 	st      *store
 	lastRun map[string]time.Time // probe id → last accepted run-now
+	// records counts Record calls, to forget removed probes now and then.
+	records  int
+	probesOK bool // Options.Probes was given: removed probes can be told
 }
+
+// forgetEvery is how many records pass between two sweeps of the histories
+// of probes a reload removed (cheap: a set of the running probes' ids).
+const forgetEvery = 4096
 
 // New makes a page.
 func New(opts Options) *Page {
@@ -117,13 +124,14 @@ func New(opts Options) *Page {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Probes == nil {
+	probesOK := opts.Probes != nil
+	if !probesOK {
 		opts.Probes = func() []*probe.Probe { return nil }
 	}
 	if opts.SLO == nil {
 		opts.SLO = func() time.Duration { return 0 }
 	}
-	return &Page{opts: opts, st: newStore(opts.MemoryBudget, opts.Keep, opts.KeepBad, opts.KeepTraces), lastRun: map[string]time.Time{}}
+	return &Page{opts: opts, st: newStore(opts.MemoryBudget, opts.Keep, opts.KeepBad, opts.KeepTraces), lastRun: map[string]time.Time{}, probesOK: probesOK}
 }
 
 // Record implements schedule.Recorder.
@@ -132,6 +140,13 @@ func (p *Page) Record(r *verdict.Run) {
 		return
 	}
 	id := r.Target + "/" + r.Endpoint
+	p.mu.Lock()
+	p.records++
+	sweep := p.probesOK && p.records%forgetEvery == 0
+	p.mu.Unlock()
+	if sweep {
+		p.forgetRemoved()
+	}
 	p.mu.Lock()
 	if h := p.st.hist[id]; h != nil && h.hasRun && h.last.id == r.ID { // run now records it too, in case the page is not a recorder
 		p.mu.Unlock()
@@ -142,6 +157,19 @@ func (p *Page) Record(r *verdict.Run) {
 	if ended != nil {
 		p.logStreakEnd(id, ended, r.Started)
 	}
+}
+
+// forgetRemoved drops the histories of probes no longer configured: a
+// stream of reloads that rename probes must not grow the page.
+func (p *Page) forgetRemoved() {
+	probes := p.opts.Probes() // before the page's lock: the daemon takes its own
+	keep := make(map[string]bool, len(probes))
+	for _, pr := range probes {
+		keep[pr.ID()] = true
+	}
+	p.mu.Lock()
+	p.st.forget(keep)
+	p.mu.Unlock()
 }
 
 // RecordSkip implements schedule.SkipRecorder.
