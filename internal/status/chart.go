@@ -3,7 +3,9 @@ package status
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"net/url"
+	"strconv"
 	"slices"
 	"strings"
 	"time"
@@ -53,10 +55,7 @@ func latencyChart(probeID string, r *ring, deadline, slo time.Duration) template
 			errs++
 		}
 	}
-	if top <= 0 {
-		top = 1
-	}
-	top *= 1.1
+	top = niceCeil(top * 1.05)
 	y := func(v float64) float64 { return plotB - (plotB-plotT)*v/top }
 	step := float64(plotR-plotL) / float64(max(len(runs), minSlots))
 	x := func(i int) float64 { return plotL + step*(float64(i)+0.5) }
@@ -81,7 +80,7 @@ func latencyChart(probeID string, r *ring, deadline, slo time.Duration) template
 	// Frame and y axis: 0, half and the top, in seconds.
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#fff" stroke="#d0d7de"/>`, plotL, plotT, plotR-plotL, plotB-plotT)
 	for _, v := range []float64{0, top / 2, top} {
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#57606a">%s</text>`, plotL-6, y(v)+4, esc(secs(v)))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#57606a">%s</text>`, plotL-6, y(v)+4, axisLabel(v))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#57606a">oldest</text><text x="%d" y="%d" font-size="11" text-anchor="end" fill="#57606a">newest</text>`,
 		plotL, chartH-10, plotR, chartH-10)
@@ -144,4 +143,30 @@ func latencyChart(probeID string, r *ring, deadline, slo time.Duration) template
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// niceCeil rounds v up to a number that reads well on an axis (and whose
+// half does too): 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten.
+func niceCeil(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
+		if m*p >= v*(1-1e-9) {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// axisLabel is a tick label: "0", "600 ms", "2.5 s", "40 s".
+func axisLabel(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 1:
+		return strconv.FormatFloat(math.Round(v*1000), 'f', -1, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64) + " s"
 }
