@@ -5,8 +5,8 @@ import (
 	"html/template"
 	"math"
 	"net/url"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
