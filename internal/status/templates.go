@@ -94,7 +94,7 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <main>{{end}}
 {{define "foot"}}</main></body></html>{{end}}
 
-{{define "verdict"}}{{if .HasRun}}{{if .Stale}}<span class="badge stale" title="no verdict since {{.Age}}; one is due every {{.Interval}}">STALE</span> {{end}}<span class="badge {{.Result}}{{if .Stale}} old{{end}}">{{upper .Result}}</span>{{if ne .Result "pass"}} <span class="small">{{.Reason}}</span>{{end}}{{else}}<span class="badge none">NO RUN YET</span>{{end}}{{with .Skipping}}<div class="skipping"><b>skipping</b>: {{.Count}} {{if eq .Count 1}}tick{{else}}ticks{{end}} since {{.Since}} ({{.Reasons}}): {{.Why}}</div>{{end}}{{end}}
+{{define "verdict"}}{{if .HasRun}}{{if .Stale}}<span class="badge stale" title="no verdict since {{.Age}}; one is due every {{.Interval}}">STALE</span> {{end}}<span class="badge {{.Result}}{{if .Stale}} old{{end}}">{{upper .Result}}</span>{{if ne .Result "pass"}} <span class="small">{{.Reason}}</span>{{end}}{{else}}<span class="badge none">NO RUN YET</span>{{end}}{{with .Skipping}}<div class="skipping"><b>skipping</b>: {{if eq .Count 1}}1 tick, {{else}}{{.Count}} ticks in a row, the first {{end}}{{.Since}} ({{.Reasons}}): {{.Why}}</div>{{end}}{{end}}
 
 {{define "strip"}}<div class="strip">{{range .}}{{if .Linked}}<a class="{{.Class}}-c" href="/runs/{{.ID}}" title="{{.Title}}" aria-label="{{.Title}}"></a>{{else}}<span class="{{.Class}}-c" role="img" title="{{.Title}}" aria-label="{{.Title}}"></span>{{end}}{{end}}</div>{{end}}
 
