@@ -306,7 +306,19 @@ func newDaemonExtras(cfg *config.Config, log *slog.Logger) (*daemonExtras, error
 			"notices", len(ev.Notices()), "signed", cfg.Evidence.SigningKeyFile != "")
 		x.ev, x.log = ev, log
 	}
+	evidencePath := ""
+	if x.ev != nil {
+		evidencePath = x.ev.Path()
+	}
 	x.page = status.New(status.Options{
+		Logger:      log,
+		EvidenceLog: evidencePath,
+		SLO: func() time.Duration {
+			if x.d == nil || x.d.Config() == nil {
+				return 0
+			}
+			return x.d.Config().Global.SLO.D()
+		},
 		Probes: func() []*probe.Probe {
 			if x.d == nil {
 				return nil

@@ -215,9 +215,7 @@ func (s *Scheduler) tick(id string) {
 	flag, _ := s.running.LoadOrStore(id, new(atomic.Bool))
 	busy := flag.(*atomic.Bool)
 	if !busy.CompareAndSwap(false, true) {
-		if s.opts.Skipped != nil {
-			s.opts.Skipped(p.Target, p.Endpoint, SkipOverlap)
-		}
+		s.skipped(p, SkipOverlap)
 		return
 	}
 	defer busy.Store(false)
@@ -227,8 +225,8 @@ func (s *Scheduler) tick(id string) {
 	if err != nil {
 		s.opts.Logger.Warn("probe not run", "probe", p.ID(), "reason", skip, "err", err)
 	}
-	if skip != "" && s.opts.Skipped != nil {
-		s.opts.Skipped(p.Target, p.Endpoint, skip)
+	if skip != "" {
+		s.skipped(p, skip)
 	}
 }
 

@@ -1,12 +1,14 @@
 // Package status is the daemon's human status page: every probe with its
-// last verdict, its age, its propagation latency and a strip of recent
-// runs; one run's step trace; a "run now" button; and the running
-// configuration with secrets as <secret>.
+// last verdict, its age (marked stale when no newer verdict came in time),
+// the ticks it skipped and why, its propagation latency and a strip of
+// recent runs; a latency chart per probe; one run's step trace; a "run
+// now" button; and the running configuration with secrets as <secret>.
 //
-// The page is a schedule.Recorder: it keeps a bounded history per probe
-// (Options.Keep summaries of the latest runs, and as many of the latest
-// failures and errors, which therefore outlive passes; full traces of the
-// latest Options.KeepTraces runs and as many of the latest non-passes).
+// The page is a schedule.Recorder and a schedule.SkipRecorder. What it
+// keeps is bounded by bytes over all probes (history.go): compact
+// summaries of each probe's recent runs and skips, and full traces only of
+// the runs people look at, within Options.MemoryBudget. It logs each
+// probe's skip streaks: the first skip and the end of the streak, counted.
 // Nothing it renders can hold a token: runs carry fingerprints, redacted
 // URLs and scrubbed text, and the page scrubs again anything shaped like a
 // JWT or a bearer credential and every query string.
@@ -16,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -38,6 +42,12 @@ type Options struct {
 	// Config returns the running configuration as YAML with secrets
 	// redacted (config.Config.Redacted), and its file and digest.
 	Config func() (yaml []byte, file, digest string, err error)
+	// SLO returns the running global.slo (drawn in the latency chart);
+	// nil or zero: not drawn.
+	SLO func() time.Duration
+	// EvidenceLog is the evidence log's path, where the traces the page
+	// no longer keeps can be found; empty when none is configured.
+	EvidenceLog string
 	// RunNow runs a probe at once if its canary is free
 	// (schedule.Scheduler.RunNow); nil hides the button.
 	RunNow func(ctx context.Context, id string) (*verdict.Run, error)
@@ -49,16 +59,27 @@ type Options struct {
 	// may be made at all (Host, same origin) is the daemon's guard's call,
 	// in front of the page.
 	Refused func(r *http.Request, reason string)
-	// Keep is how many run summaries are kept per probe, and again how
-	// many failures and errors. Default 50.
+	// Logger receives the skip streaks. Default slog.Default().
+	Logger *slog.Logger
+	// MemoryBudget bounds the bytes of everything the page keeps, over
+	// all probes. Default 32 MiB.
+	MemoryBudget int64
+	// Keep is how many run summaries (and skip streaks) are kept per
+	// probe. Default 30.
 	Keep int
+	// KeepBad is how many summaries of failures and errors are kept per
+	// probe besides. Default 10.
+	KeepBad int
 	// KeepTraces is how many full runs (for /runs/{id}) are kept per
-	// probe, and again how many failures and errors. Default 10.
+	// probe, besides its last failure and last error. Default 2.
 	KeepTraces int
 	// Strip is how many recent runs the overview shows per probe. Default 20.
 	Strip int
 	Now   func() time.Time
 }
+
+// DefaultMemoryBudget is Options.MemoryBudget's default.
+const DefaultMemoryBudget = 32 << 20
 
 // Page is the status page. Register it on a mux and add it to the
 // recorders.
@@ -66,37 +87,33 @@ type Page struct {
 	opts Options
 
 	mu      sync.Mutex
-	hist    map[string]*history // probe id → history
-	byID    map[string]*verdict.Run
+	st      *store
 	lastRun map[string]time.Time // probe id → last accepted run-now
+	// records counts Record calls, to forget removed probes now and then.
+	records  int
+	probesOK bool // Options.Probes was given: removed probes can be told
 }
 
-type summary struct {
-	ID          string
-	Started     time.Time
-	Result      verdict.Result
-	Reason      verdict.Reason
-	Propagation *float64
-}
-
-type history struct {
-	recent, bad         []summary       // newest last
-	recentFull, badFull []*verdict.Run  // newest last
-	last                *verdict.Run    // the newest run
-	lastEnd             time.Time       // when it ended
-	traced              map[string]bool // ids of the kept traces
-}
+// forgetEvery is how many records pass between two sweeps of the histories
+// of probes a reload removed (cheap: a set of the running probes' ids).
+const forgetEvery = 4096
 
 // New makes a page.
 func New(opts Options) *Page {
 	if opts.RunNowEvery <= 0 {
 		opts.RunNowEvery = 10 * time.Second
 	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultMemoryBudget
+	}
 	if opts.Keep <= 0 {
-		opts.Keep = 50
+		opts.Keep = 30
+	}
+	if opts.KeepBad <= 0 {
+		opts.KeepBad = 10
 	}
 	if opts.KeepTraces <= 0 {
-		opts.KeepTraces = 10
+		opts.KeepTraces = 2
 	}
 	if opts.Strip <= 0 {
 		opts.Strip = 20
@@ -104,10 +121,17 @@ func New(opts Options) *Page {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Probes == nil {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	probesOK := opts.Probes != nil
+	if !probesOK {
 		opts.Probes = func() []*probe.Probe { return nil }
 	}
-	return &Page{opts: opts, hist: map[string]*history{}, byID: map[string]*verdict.Run{}, lastRun: map[string]time.Time{}}
+	if opts.SLO == nil {
+		opts.SLO = func() time.Duration { return 0 }
+	}
+	return &Page{opts: opts, st: newStore(opts.MemoryBudget, opts.Keep, opts.KeepBad, opts.KeepTraces), lastRun: map[string]time.Time{}, probesOK: probesOK}
 }
 
 // Record implements schedule.Recorder.
@@ -116,56 +140,66 @@ func (p *Page) Record(r *verdict.Run) {
 		return
 	}
 	id := r.Target + "/" + r.Endpoint
-	s := summary{ID: r.ID, Started: r.Started, Result: r.Result, Reason: r.Reason, Propagation: r.PropagationSeconds}
+	p.mu.Lock()
+	p.records++
+	sweep := p.probesOK && p.records%forgetEvery == 0
+	p.mu.Unlock()
+	if sweep {
+		p.forgetRemoved()
+	}
+	p.mu.Lock()
+	if h := p.st.hist[id]; h != nil && h.hasRun && h.last.id == r.ID { // run now records it too, in case the page is not a recorder
+		p.mu.Unlock()
+		return
+	}
+	ended := p.st.record(id, r)
+	p.mu.Unlock()
+	if ended != nil {
+		p.logStreakEnd(id, ended, r.Started)
+	}
+}
+
+// forgetRemoved drops the histories of probes no longer configured: a
+// stream of reloads that rename probes must not grow the page.
+func (p *Page) forgetRemoved() {
+	probes := p.opts.Probes() // before the page's lock: the daemon takes its own
+	keep := make(map[string]bool, len(probes))
+	for _, pr := range probes {
+		keep[pr.ID()] = true
+	}
+	p.mu.Lock()
+	p.st.forget(keep)
+	p.mu.Unlock()
+}
+
+// RecordSkip implements schedule.SkipRecorder.
+func (p *Page) RecordSkip(sk schedule.Skip) {
+	id := sk.Target + "/" + sk.Endpoint
+	p.mu.Lock()
+	st, news := p.st.skip(id, sk.Reason, sk.At)
+	first, count := st.first, st.count
+	p.mu.Unlock()
+	if news {
+		p.logSkip(id, sk.Reason, first, count)
+	}
+}
+
+// Usage is what the page keeps: bytes by its own accounting (all, and the
+// traces'), the budget, the traces kept and those dropped for the budget.
+type Usage struct {
+	Bytes, TraceBytes, Budget int64
+	Traces, Dropped           int
+}
+
+// Usage reports the page's memory accounting.
+func (p *Page) Usage() Usage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h := p.hist[id]
-	if h == nil {
-		h = &history{traced: map[string]bool{}}
-		p.hist[id] = h
+	var tb int64
+	for _, t := range p.st.byID {
+		tb += t.size
 	}
-	h.last, h.lastEnd = r, r.Started.Add(r.Duration)
-	h.recent = pushSummary(h.recent, s, p.opts.Keep)
-	var evicted []*verdict.Run
-	h.recentFull, evicted = pushRun(h.recentFull, r, p.opts.KeepTraces, evicted)
-	if r.Result != verdict.Pass {
-		h.bad = pushSummary(h.bad, s, p.opts.Keep)
-		h.badFull, evicted = pushRun(h.badFull, r, p.opts.KeepTraces, evicted)
-	}
-	p.byID[r.ID] = r
-	h.traced[r.ID] = true
-	for _, e := range evicted {
-		if !containsRun(h.recentFull, e) && !containsRun(h.badFull, e) {
-			delete(p.byID, e.ID)
-			delete(h.traced, e.ID)
-		}
-	}
-}
-
-func pushSummary(list []summary, s summary, n int) []summary {
-	list = append(list, s)
-	if len(list) > n {
-		list = append(list[:0:0], list[len(list)-n:]...)
-	}
-	return list
-}
-
-func pushRun(list []*verdict.Run, r *verdict.Run, n int, evicted []*verdict.Run) ([]*verdict.Run, []*verdict.Run) {
-	list = append(list, r)
-	if len(list) > n {
-		evicted = append(evicted, list[:len(list)-n]...)
-		list = append(list[:0:0], list[len(list)-n:]...)
-	}
-	return list, evicted
-}
-
-func containsRun(list []*verdict.Run, r *verdict.Run) bool {
-	for _, x := range list {
-		if x == r {
-			return true
-		}
-	}
-	return false
+	return Usage{Bytes: p.st.used, TraceBytes: tb, Budget: p.st.budget, Traces: len(p.st.byID), Dropped: int(p.st.evicted)}
 }
 
 // Register mounts the page's routes on mux: GET /, GET /runs/{id},
@@ -193,56 +227,91 @@ type stripItem struct {
 	Linked           bool
 }
 
+// skipping is a probe's current streak of skipped ticks, for the page.
+type skipping struct {
+	Count   int
+	Since   string // age of the first skip
+	Reasons string // "canary_busy ×5, overlap ×1"
+	Why     string // what the latest reason means
+}
+
 type probeRow struct {
 	ID, Target, Endpoint, Driver string
 	Interval                     time.Duration
 	HasRun                       bool
 	Result                       verdict.Result
-	Reason                       verdict.Reason
+	Reason                       string
 	RunID                        string
 	Age                          string
-	Propagation                  string
-	Detail                       string
-	Strip                        []stripItem
-	Bad                          []stripItem // failures and errors older than the strip
-	RunPath, ProbePath           string
+	// Stale: no verdict came since the last one was due (its start plus
+	// the interval and the run's timeout).
+	Stale       bool
+	Skipping    *skipping
+	Propagation string
+	Detail      string
+	Strip       []stripItem
+	Bad         []stripItem // failures and errors older than the strip
+	Chart       template.HTML
+	RunPath     string
+	ProbePath   string
 }
 
 // rows lists every probe with its newest stripLen runs and at most badMax
 // failures and errors older than those (failures are kept longer than
 // passes, so the overview still shows the last one after many passes).
-func (p *Page) rows(stripLen, badMax int) []probeRow {
+// With chart, each row carries its latency chart.
+func (p *Page) rows(stripLen, badMax int, only string, chart bool) []probeRow {
 	probes := p.opts.Probes()
 	now := p.opts.Now()
+	var slo time.Duration
+	if chart {
+		slo = p.opts.SLO()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rows := make([]probeRow, 0, len(probes))
 	for _, pr := range probes {
+		if only != "" && pr.ID() != only {
+			continue
+		}
 		row := probeRow{ID: pr.ID(), Target: pr.Target, Endpoint: pr.Endpoint, Driver: pr.Kind, Interval: pr.Interval,
 			RunPath:   "/probes/" + url.PathEscape(pr.Target) + "/" + url.PathEscape(pr.Endpoint) + "/run",
 			ProbePath: "/probes/" + url.PathEscape(pr.Target) + "/" + url.PathEscape(pr.Endpoint)}
-		if h := p.hist[pr.ID()]; h != nil && h.last != nil {
+		h := p.st.hist[pr.ID()]
+		if h == nil {
+			rows = append(rows, row)
+			continue
+		}
+		if st := h.streak; st != nil {
+			row.Skipping = &skipping{Count: st.count, Since: age(now.Sub(st.first)), Reasons: streakReasons(st),
+				Why: skipWhy(st.reasons[len(st.reasons)-1].reason)}
+		}
+		if h.hasRun {
 			l := h.last
-			row.HasRun, row.Result, row.Reason, row.RunID = true, l.Result, l.Reason, l.ID
-			row.Age = age(now.Sub(h.lastEnd))
+			row.HasRun, row.Result, row.Reason, row.RunID = true, verdict.Result(l.kind.String()), l.Reason(), l.id
+			row.Age = age(now.Sub(l.Ended()))
+			row.Stale = now.After(l.Started().Add(pr.Interval + pr.Timeout))
 			row.Propagation = "-"
-			if l.PropagationSeconds != nil {
-				row.Propagation = secs(*l.PropagationSeconds)
+			if v, ok := l.Propagation(); ok {
+				row.Propagation = secs(v)
 			}
-			row.Detail = clean(l.Detail)
-			from := max(0, len(h.recent)-stripLen)
-			for i := len(h.recent) - 1; i >= from; i-- {
-				row.Strip = append(row.Strip, p.item(h, h.recent[i]))
+			row.Detail = h.detail
+		}
+		from := max(0, h.recent.len()-stripLen)
+		for i := h.recent.len() - 1; i >= from; i-- {
+			row.Strip = append(row.Strip, p.item(*h.recent.at(i)))
+		}
+		var oldest int64
+		if from < h.recent.len() {
+			oldest = h.recent.at(from).start
+		}
+		for i := h.bad.len() - 1; i >= 0 && len(row.Bad) < badMax; i-- {
+			if e := h.bad.at(i); e.start < oldest {
+				row.Bad = append(row.Bad, p.item(*e))
 			}
-			oldest := time.Time{}
-			if from < len(h.recent) {
-				oldest = h.recent[from].Started
-			}
-			for i := len(h.bad) - 1; i >= 0 && len(row.Bad) < badMax; i-- {
-				if h.bad[i].Started.Before(oldest) {
-					row.Bad = append(row.Bad, p.item(h, h.bad[i]))
-				}
-			}
+		}
+		if chart {
+			row.Chart = latencyChart(pr.ID(), &h.recent, pr.Deadline, slo)
 		}
 		rows = append(rows, row)
 	}
@@ -256,17 +325,27 @@ func (p *Page) rows(stripLen, badMax int) []probeRow {
 	return rows
 }
 
-func (p *Page) item(h *history, s summary) stripItem {
-	title := fmt.Sprintf("%s %s", s.Started.UTC().Format("2006-01-02 15:04:05Z"), s.Result)
-	if s.Result != verdict.Pass {
-		title += " (" + string(s.Reason) + ")"
-	} else if s.Propagation != nil {
-		title += " in " + secs(*s.Propagation)
+func (p *Page) item(e entry) stripItem {
+	at := e.Started().UTC().Format("2006-01-02 15:04:05Z")
+	if e.kind == kindSkipped {
+		title := fmt.Sprintf("%s skipped (%s)", at, e.Reason())
+		if e.count > 1 {
+			title = fmt.Sprintf("%s to %s: %d runs skipped (%s)", at, e.Ended().UTC().Format("15:04:05Z"), e.count, e.Reason())
+		}
+		return stripItem{Title: title, Class: "skipped"}
 	}
-	return stripItem{ID: s.ID, Title: title, Class: string(s.Result), Linked: h.traced[s.ID]}
+	title := fmt.Sprintf("%s %s", at, e.kind)
+	if e.kind != kindPass {
+		title += " (" + e.Reason() + ")"
+	} else if v, ok := e.Propagation(); ok {
+		title += " in " + secs(v)
+	}
+	return stripItem{ID: e.id, Title: title, Class: e.kind.String(), Linked: true}
 }
 
-// rank puts fails first, then errors, then probes never run, then passes.
+// rank puts fails first, then errors, then probes never run, then stale
+// or skipping ones (a PASS that is not renewed must not hide among the
+// fresh ones), then passes.
 func rank(r probeRow) int {
 	switch {
 	case r.Result == verdict.Fail:
@@ -275,8 +354,10 @@ func rank(r probeRow) int {
 		return 1
 	case !r.HasRun:
 		return 2
+	case r.Stale || r.Skipping != nil:
+		return 3
 	}
-	return 3
+	return 4
 }
 
 func age(d time.Duration) string {
@@ -329,15 +410,18 @@ func cleanURL(s string) string {
 // --- handlers --------------------------------------------------------------
 
 type indexData struct {
-	Rows                   []probeRow
-	Pass, Fail, Error, New int
-	RunNow                 bool
-	Now                    string
+	Rows                          []probeRow
+	Pass, Fail, Error, New, Stale int
+	RunNow                        bool
+	Now                           string
 }
 
 func (p *Page) index(w http.ResponseWriter, r *http.Request) {
-	d := indexData{Rows: p.rows(p.opts.Strip, 3), RunNow: p.opts.RunNow != nil, Now: p.opts.Now().UTC().Format(time.RFC3339)}
+	d := indexData{Rows: p.rows(p.opts.Strip, 3, "", false), RunNow: p.opts.RunNow != nil, Now: p.opts.Now().UTC().Format(time.RFC3339)}
 	for _, row := range d.Rows {
+		if row.Stale {
+			d.Stale++
+		}
 		switch {
 		case !row.HasRun:
 			d.New++
@@ -354,7 +438,7 @@ func (p *Page) index(w http.ResponseWriter, r *http.Request) {
 
 func (p *Page) probe(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("target") + "/" + r.PathValue("endpoint")
-	for _, row := range p.rows(p.opts.Keep, p.opts.Keep) {
+	for _, row := range p.rows(p.opts.Keep, p.opts.KeepBad, id, true) {
 		if row.ID == id {
 			render(w, http.StatusOK, "probe", struct {
 				Row    probeRow
@@ -379,13 +463,32 @@ type runData struct {
 	ProbePath string
 }
 
+// droppedData is a run whose summary the page has but not its trace.
+type droppedData struct {
+	ID, ProbeID, ProbePath string
+	Result, Reason         string
+	Started, Took, Prop    string
+	EvidenceLog            string
+}
+
 func (p *Page) run(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
-	run := p.byID[r.PathValue("id")]
+	run, probeID, e, ok := p.st.find(r.PathValue("id"))
 	p.mu.Unlock()
-	if run == nil {
+	if !ok {
 		message(w, http.StatusNotFound, "Run not found",
-			"This run is unknown or its trace is no longer kept (the page keeps the latest runs of each probe, and failures longer).")
+			"This run is unknown to this page (it keeps the latest runs of each probe, and failures longer, since it started). "+p.evidenceHint())
+		return
+	}
+	if run == nil {
+		target, endpoint, _ := strings.Cut(probeID, "/")
+		d := droppedData{ID: e.id, ProbeID: probeID, ProbePath: "/probes/" + url.PathEscape(target) + "/" + url.PathEscape(endpoint),
+			Result: e.kind.String(), Reason: e.Reason(), Started: e.Started().UTC().Format("2006-01-02 15:04:05Z"),
+			Took: e.Ended().Sub(e.Started()).Round(time.Millisecond).String(), Prop: "-", EvidenceLog: p.opts.EvidenceLog}
+		if v, ok := e.Propagation(); ok {
+			d.Prop = secs(v)
+		}
+		render(w, http.StatusOK, "dropped", d)
 		return
 	}
 	d := runData{Run: run, Detail: clean(run.Detail), Cleanup: clean(run.Cleanup), New: r.URL.Query().Has("new"),
@@ -472,14 +575,18 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The run was recorded through the recorders (this page among them);
-	// record it here too in case the page is not one of them.
-	p.mu.Lock()
-	_, seen := p.byID[run.ID]
-	p.mu.Unlock()
-	if !seen {
-		p.Record(run)
-	}
+	// record it here too in case the page is not one of them (Record
+	// ignores a run it has).
+	p.Record(run)
 	http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID)+"?new=1", http.StatusSeeOther)
+}
+
+// evidenceHint says where runs the page does not keep can be found.
+func (p *Page) evidenceHint() string {
+	if p.opts.EvidenceLog == "" {
+		return "No evidence log is configured (evidence.path), so older traces are not kept anywhere."
+	}
+	return "Every run's full record is in the evidence log, " + p.opts.EvidenceLog + ", found by its run_id."
 }
 
 func (p *Page) refused(r *http.Request, reason string) {

@@ -78,6 +78,11 @@ th{font-weight:600;background:#f6f8fa;white-space:nowrap}
 .strip{display:flex;flex-wrap:wrap;gap:2px;min-width:6em}
 .strip a,.strip span{display:inline-block;width:.8em;height:1.1em;border-radius:2px}
 .pass-c{background:var(--pass)}.fail-c{background:var(--fail)}.error-c{background:var(--error)}
+.skipped-c{background:repeating-linear-gradient(45deg,#8c959f 0 2px,#fff 2px 4px);outline:1px solid #8c959f;outline-offset:-1px}
+.badge.old{background:#fff;border:2px solid currentColor}.badge.old.pass{color:var(--pass)}.badge.old.fail{color:var(--fail)}.badge.old.error{color:#7d4e00}
+.badge.stale{background:#57606a}
+.skipping{margin-top:.2em;padding:.15em .4em;border-left:3px solid #57606a;background:#f6f8fa;font-size:.85em}
+.chart{width:100%;max-width:40em;height:auto;display:block}
 .muted{color:var(--muted)}.small{font-size:.85em}
 button{font:inherit;padding:.25em .7em;border:1px solid var(--line);border-radius:6px;background:#f6f8fa;cursor:pointer}
 button:hover{background:#eaeef2}
@@ -89,22 +94,22 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <main>{{end}}
 {{define "foot"}}</main></body></html>{{end}}
 
-{{define "verdict"}}{{if .HasRun}}<span class="badge {{.Result}}">{{upper .Result}}</span>{{if ne .Result "pass"}} <span class="small">{{.Reason}}</span>{{end}}{{else}}<span class="badge none">NO RUN YET</span>{{end}}{{end}}
+{{define "verdict"}}{{if .HasRun}}{{if .Stale}}<span class="badge stale" title="no verdict since {{.Age}}; one is due every {{.Interval}}">STALE</span> {{end}}<span class="badge {{.Result}}{{if .Stale}} old{{end}}">{{upper .Result}}</span>{{if ne .Result "pass"}} <span class="small">{{.Reason}}</span>{{end}}{{else}}<span class="badge none">NO RUN YET</span>{{end}}{{with .Skipping}}<div class="skipping"><b>skipping</b>: {{if eq .Count 1}}1 tick, {{else}}{{.Count}} ticks in a row, the first {{end}}{{.Since}} ({{.Reasons}}): {{.Why}}</div>{{end}}{{end}}
 
-{{define "strip"}}<div class="strip">{{range .}}{{if .Linked}}<a class="{{.Class}}-c" href="/runs/{{.ID}}" title="{{.Title}}" aria-label="{{.Title}}"></a>{{else}}<span class="{{.Class}}-c" title="{{.Title}}"></span>{{end}}{{end}}</div>{{end}}
+{{define "strip"}}<div class="strip">{{range .}}{{if .Linked}}<a class="{{.Class}}-c" href="/runs/{{.ID}}" title="{{.Title}}" aria-label="{{.Title}}"></a>{{else}}<span class="{{.Class}}-c" role="img" title="{{.Title}}" aria-label="{{.Title}}"></span>{{end}}{{end}}</div>{{end}}
 
 {{define "runnow"}}<form method="post" action="{{.RunPath}}"><button type="submit" title="run {{.ID}} now">Run now</button></form>{{end}}
 
 {{define "index"}}{{template "head" "Probes"}}
 <meta http-equiv="refresh" content="30">
-<p>{{len .Rows}} probes: <b>{{.Fail}}</b> failing, <b>{{.Error}}</b> in error, <b>{{.Pass}}</b> passing, {{.New}} not run yet. <span class="muted small">as of {{.Now}}; refreshes every 30 s</span></p>
+<p>{{len .Rows}} probes: <b>{{.Fail}}</b> failing, <b>{{.Error}}</b> in error, <b>{{.Pass}}</b> passing, {{.New}} not run yet{{if .Stale}}; <b>{{.Stale}}</b> stale (no verdict since one was due){{end}}. <span class="muted small">as of {{.Now}}; refreshes every 30 s</span></p>
 <div class="wrap"><table id="probes">
 <thead><tr><th>probe</th><th>last verdict</th><th>age</th><th class="hide-s">propagation</th><th>recent runs (newest first)</th>{{if .RunNow}}<th></th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}
-<tr class="probe" data-probe="{{.ID}}" data-result="{{if .HasRun}}{{.Result}}{{else}}none{{end}}">
+<tr class="probe" data-probe="{{.ID}}" data-result="{{if .HasRun}}{{.Result}}{{else}}none{{end}}"{{if .Stale}} data-stale="true"{{end}}{{with .Skipping}} data-skipping="{{.Reasons}}"{{end}}>
 <td><a href="{{.ProbePath}}">{{.Target}}/<wbr>{{.Endpoint}}</a><div class="muted small">{{.Driver}}</div></td>
 <td>{{template "verdict" .}}{{if .HasRun}}<div class="small"><a class="last-run" href="/runs/{{.RunID}}">trace</a></div>{{end}}</td>
-<td>{{if .HasRun}}{{.Age}}{{else}}-{{end}}</td>
+<td>{{if .HasRun}}{{if .Stale}}<b class="stale-age">{{.Age}}</b>{{else}}{{.Age}}{{end}}{{else}}-{{end}}</td>
 <td class="hide-s">{{if .HasRun}}{{.Propagation}}{{else}}-{{end}}</td>
 <td>{{template "strip" .Strip}}{{if .Bad}}<span class="muted small">earlier failures:</span>{{template "strip" .Bad}}{{end}}</td>
 {{if $.RunNow}}<td>{{template "runnow" .}}</td>{{end}}
@@ -117,6 +122,9 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 <p>Driver <code>{{.Driver}}</code>, every {{.Interval}}. Last verdict: {{template "verdict" .}}{{if .HasRun}} {{.Age}}, propagation {{.Propagation}}. <a href="/runs/{{.RunID}}">Trace</a>{{end}}</p>
 {{if .Detail}}<p>{{.Detail}}</p>{{end}}
 {{if $.RunNow}}{{template "runnow" .}}{{end}}
+<h2>Propagation latency</h2>
+{{.Chart}}
+<p class="muted small">One mark per run, oldest left: passes as blue dots at their latency, failures as crosses and errors as diamonds (on the top edge when they have no latency); the dashed line is the deadline, the dotted one the SLO. Each mark links to its run.</p>
 <h2>Recent runs</h2>{{if .Strip}}{{template "strip" .Strip}}{{else}}<p class="muted">none yet</p>{{end}}
 {{if .Bad}}<h2>Earlier failures and errors</h2>{{template "strip" .Bad}}{{end}}
 {{end}}{{template "foot"}}{{end}}
@@ -148,6 +156,18 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px;font-size:
 {{if .Requests}}<h2>Requests</h2><div class="wrap"><table id="requests"><tr><th>step</th><th>method</th><th>URL</th><th>status</th><th>time</th><th class="hide-s">error</th></tr>
 {{range .Requests}}<tr><td>{{.Step}}</td><td>{{.Method}}</td><td class="small">{{.URL}}</td><td>{{if .Status}}{{.Status}}{{else}}-{{end}}</td><td>{{ms .Duration}}</td><td class="hide-s">{{.Error}}</td></tr>{{end}}</table></div>{{end}}
 {{if .Prints}}<h2>Token fingerprints</h2><p class="muted small">Short hashes that identify tokens across records; never the tokens.</p><ul>{{range .Prints}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+<p><a href="{{.ProbePath}}">All runs of this probe</a> · <a href="/">All probes</a></p>
+{{template "foot"}}{{end}}
+
+{{define "dropped"}}{{template "head" (printf "Run %s" .ID)}}
+<h1>{{.ProbeID}} <span class="badge {{.Result}}">{{upper .Result}}</span></h1>
+<p class="note" id="dropped">Trace not kept in memory; {{if .EvidenceLog}}see the evidence log, <code>{{.EvidenceLog}}</code>, for run_id <code>{{.ID}}</code>{{else}}no evidence log is configured (<code>evidence.path</code>), so it is not kept anywhere{{end}}. This page keeps full traces of each probe's latest runs and of its last failure and last error, within a memory budget.</p>
+<div class="wrap"><table id="run">
+<tr><th>run</th><td><code>{{.ID}}</code></td></tr>
+<tr><th>result</th><td>{{.Result}}{{if ne .Result "pass"}} ({{.Reason}}){{end}}</td></tr>
+<tr><th>started</th><td>{{.Started}}, took {{.Took}}</td></tr>
+<tr><th>propagation</th><td>{{.Prop}}</td></tr>
+</table></div>
 <p><a href="{{.ProbePath}}">All runs of this probe</a> · <a href="/">All probes</a></p>
 {{template "foot"}}{{end}}
 

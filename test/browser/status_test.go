@@ -259,6 +259,25 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	saveShot(t, ctx, "status-run.png")
 
+	// The probe page draws its latency chart (server-rendered SVG): it has
+	// a size on screen and a mark for the run made above, linked to it.
+	var box []float64
+	var marks int
+	var hasRun bool
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(base+"/probes/"+probeID),
+		chromedp.WaitVisible(`#latency-chart`, chromedp.ByQuery),
+		chromedp.Evaluate(`(r => [r.width, r.height])(document.querySelector("#latency-chart").getBoundingClientRect())`, &box),
+		chromedp.Evaluate(`document.querySelectorAll("#latency-chart .mark").length`, &marks),
+		chromedp.Evaluate(fmt.Sprintf(`!!document.querySelector('#latency-chart .mark[data-run=%q]')`, runID), &hasRun),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if len(box) != 2 || box[0] < 100 || box[1] < 30 || marks < 1 || !hasRun {
+		t.Fatalf("latency chart: box %v, %d marks, the run-now run %s drawn: %v", box, marks, runID, hasRun)
+	}
+	saveShot(t, ctx, "status-probe-chart.png")
+
 	// A phone-sized viewport: the page still fits (tables scroll inside
 	// their own box).
 	var scrollW, innerW int
