@@ -194,7 +194,7 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		x.cancel()
-		err = redactErr(x.explain(err))
+		err = explainHost(redactErr(x.explain(err)), req.URL.Host)
 		x.unanswered(err, 0)
 	} else {
 		x.unanswered(nil, resp.StatusCode)
