@@ -79,15 +79,23 @@ func (r *runner) drive(ctx context.Context, steps func(*runner, context.Context)
 	r.client = httpx.Client(p.Transport, nil)
 
 	err := steps(r, runCtx)
-	r.cleaned = true
-	r.cleanup(context.WithoutCancel(ctx))
 	if err != nil {
+		// Said before the clean-up, which moves the run to another step.
 		r.run.Result = verdict.Error
 		r.run.Reason = verdict.ReasonOf(err, verdict.InternalError)
 		r.run.Detail = err.Error()
 		if runCtx.Err() != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
 			r.run.Reason, r.run.Detail = verdict.Timeout, r.timeoutDetail()
 		}
+		if ctx.Err() != nil {
+			// The caller's context ended, not the run's own timeout: the
+			// prober is shutting down (context.Cause says why).
+			r.run.Reason, r.run.Detail = verdict.Interrupted, r.interruptedDetail(context.Cause(ctx))
+		}
+	}
+	r.cleaned = true
+	r.cleanup(context.WithoutCancel(ctx))
+	if err != nil {
 		return
 	}
 	judge(r)

@@ -80,8 +80,18 @@ type Scheduler struct {
 	// It outlives reloads, so a run of the old config still counts.
 	running sync.Map // probe id → *atomic.Bool
 	ctx     context.Context
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 }
+
+// ErrShuttingDown is the cause of the runs Shutdown interrupts: their
+// records say so (reason interrupted).
+var ErrShuttingDown = errors.New("revprober is shutting down")
+
+// ShutdownGrace bounds how long Shutdown waits for the runs it
+// interrupted: each still revokes what it issued (probe.CleanupTimeout,
+// shorter) and is recorded. A daemon exits within this grace after
+// SIGTERM; give its container at least as long (terminationGracePeriodSeconds).
+const ShutdownGrace = 15 * time.Second
 
 // New creates a stopped scheduler.
 func New(opts Options) (*Scheduler, error) {
@@ -98,8 +108,8 @@ func New(opts Options) (*Scheduler, error) {
 		opts.Now = time.Now
 	}
 	s := &Scheduler{opts: opts, jobs: map[string]gocron.Job{}, probes: map[string]*probe.Probe{}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cron, err := gocron.NewScheduler(opts.GocronOption...)
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	cron, err := gocron.NewScheduler(append([]gocron.SchedulerOption{gocron.WithStopTimeout(ShutdownGrace)}, opts.GocronOption...)...)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -199,9 +209,11 @@ func (s *Scheduler) Load(probes []*probe.Probe) error {
 // Start starts the scheduler.
 func (s *Scheduler) Start() { s.cron.Start() }
 
-// Shutdown stops scheduling and waits for running probes.
+// Shutdown stops scheduling, interrupts the runs under way (each cleans
+// up and is recorded, reason interrupted) and waits for them, at most
+// ShutdownGrace.
 func (s *Scheduler) Shutdown() error {
-	s.cancel()
+	s.cancel(ErrShuttingDown)
 	return s.cron.Shutdown()
 }
 
@@ -244,13 +256,9 @@ func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time)
 	}
 	defer release()
 	run := s.opts.Run(ctx, p)
-	if ctx.Err() != nil && run.Result == verdict.Error {
-		// Cut short by shutdown, not by the IdP: recording it would put a
-		// false error into metrics and evidence at every restart. (Its
-		// clean-up still ran: it uses a context of its own.)
-		s.opts.Logger.Info("probe run abandoned: shutting down", "probe", p.ID(), "run_id", run.ID)
-		return nil, "", ctx.Err()
-	}
+	// A run cut short by shutdown is recorded all the same (its reason is
+	// interrupted, not an IdP error): it may have revoked the canary, and
+	// the evidence must account for every revocation the prober made.
 	run.Replica = s.opts.Replica
 	if !tick.IsZero() {
 		run.Tick = &tick
