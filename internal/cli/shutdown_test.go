@@ -27,11 +27,11 @@ import (
 )
 
 // stallingIdP is the simulator behind a front that swallows the global
-// token revocation (answers 204, revokes nothing) and then keeps the
-// canary's access token alive at introspection: a run stays in
-// verification until its deadline. Verifying is closed at the first
-// introspection after the revocation, and the tokens the clean-up revokes
-// through RFC 7009 are kept, to be checked dead afterwards.
+// token revocation (answers 204, revokes nothing): a run stays in
+// verification until its deadline, then fails. Verifying receives a value
+// at the first introspection after each revocation (a run is verifying),
+// and the tokens the clean-up revokes through RFC 7009 are kept, to be
+// checked dead afterwards.
 type stallingIdP struct {
 	URL       string
 	sim       *idpsim.Server
@@ -45,7 +45,7 @@ type stallingIdP struct {
 
 func newStallingIdP(t *testing.T) *stallingIdP {
 	t.Helper()
-	s := &stallingIdP{sim: idpsim.New(idpsim.Options{}), Verifying: make(chan struct{})}
+	s := &stallingIdP{sim: idpsim.New(idpsim.Options{}), Verifying: make(chan struct{}, 16)}
 	ts := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(ts.Close)
 	s.URL = ts.URL
@@ -57,13 +57,13 @@ func (s *stallingIdP) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/global-token-revocation"):
-		s.revoked = true
+		s.revoked, s.verified = true, false
 		w.WriteHeader(http.StatusNoContent) // swallowed: nothing revoked
 		return
 	case s.revoked && strings.HasSuffix(r.URL.Path, "/restv1/introspection"):
 		if !s.verified {
 			s.verified = true
-			close(s.Verifying)
+			s.Verifying <- struct{}{}
 		}
 	case strings.HasSuffix(r.URL.Path, "/restv1/revoke"):
 		b, _ := io.ReadAll(r.Body)
@@ -96,9 +96,9 @@ func (s *stallingIdP) assertCleanedUp(t *testing.T) {
 	}
 }
 
-// interruptedRecord reads the evidence files and returns the record of
-// the interrupted run of probe janssen-sim/global-token-revocation.
-func interruptedRecord(t *testing.T, path string) *verdict.Run {
+// probeRecords verifies the evidence chain and returns the records of
+// probe janssen-sim/global-token-revocation, in order; a torn record fails.
+func probeRecords(t *testing.T, path string) []*verdict.Run {
 	t.Helper()
 	res, err := evidence.Verify([]string{path}, evidence.VerifyOptions{}, nil)
 	if err != nil || !res.OK() {
@@ -109,7 +109,7 @@ func interruptedRecord(t *testing.T, path string) *verdict.Run {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var found *verdict.Run
+	var runs []*verdict.Run
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
@@ -118,13 +118,10 @@ func interruptedRecord(t *testing.T, path string) *verdict.Run {
 			t.Fatalf("a torn evidence record: %v", err)
 		}
 		if rec.Run != nil && rec.Run.Target == "janssen-sim" && rec.Run.Endpoint == "global-token-revocation" {
-			found = rec.Run
+			runs = append(runs, rec.Run)
 		}
 	}
-	if found == nil {
-		t.Fatal("no evidence record for the interrupted run")
-	}
-	return found
+	return runs
 }
 
 // assertInterrupted checks the record of a run cut during verification.
@@ -206,6 +203,10 @@ func TestShutdownInterruptsRunCleansUpAndRecordsIt(t *testing.T) {
 	}
 	assertInterrupted(t, <-ran)
 	x.close()
-	assertInterrupted(t, interruptedRecord(t, cfg.Evidence.Path))
+	runs := probeRecords(t, cfg.Evidence.Path)
+	if len(runs) != 1 {
+		t.Fatalf("%d evidence records of the probe, want the interrupted run's", len(runs))
+	}
+	assertInterrupted(t, runs[0])
 	idp.assertCleanedUp(t)
 }
