@@ -81,6 +81,10 @@ type Scheduler struct {
 	running sync.Map // probe id → *atomic.Bool
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
+	// clockJob looks for steps of the wall clock (clockstep.go); lastCheck
+	// is its previous reading. Both under mu.
+	clockJob  gocron.Job
+	lastCheck time.Time
 }
 
 // ErrShuttingDown is the cause of the runs Shutdown interrupts: their
@@ -184,30 +188,45 @@ func (s *Scheduler) Load(probes []*probe.Probe) error {
 		ps.SetProbes(probes)
 	}
 	for _, p := range probes {
-		id := p.ID()
-		if _, ok := s.jobs[id]; ok {
+		if _, ok := s.jobs[p.ID()]; ok {
 			continue
 		}
-		// Per probe, with a margin: loading 10,000 probes takes long
-		// enough that a start computed once up front is in the past for
-		// the last ones, and gocron refuses a start in the past.
-		start := FirstTick(s.opts.Now().Add(startMargin), id, p.Interval)
-		j, err := s.cron.NewJob(
-			gocron.DurationJob(p.Interval),
-			gocron.NewTask(func() { s.tick(id) }),
-			gocron.WithName(id),
-			gocron.WithStartAt(gocron.WithStartDateTime(start)),
-		)
-		if err != nil {
-			return fmt.Errorf("scheduling %s: %w", id, err)
+		if err := s.addJob(p); err != nil {
+			return err
 		}
-		s.jobs[id] = j
 	}
 	return nil
 }
 
-// Start starts the scheduler.
-func (s *Scheduler) Start() { s.cron.Start() }
+// addJob schedules p from its next tick on the grid. Callers hold s.mu.
+func (s *Scheduler) addJob(p *probe.Probe) error {
+	id := p.ID()
+	// Per probe, with a margin: loading 10,000 probes takes long
+	// enough that a start computed once up front is in the past for
+	// the last ones, and gocron refuses a start in the past.
+	start := FirstTick(s.opts.Now().Add(startMargin), id, p.Interval)
+	j, err := s.cron.NewJob(
+		gocron.DurationJob(p.Interval),
+		gocron.NewTask(func() { s.tick(id) }),
+		gocron.WithName(id),
+		gocron.WithStartAt(gocron.WithStartDateTime(start)),
+	)
+	if err != nil {
+		return fmt.Errorf("scheduling %s: %w", id, err)
+	}
+	s.jobs[id] = j
+	return nil
+}
+
+// Start starts the scheduler, and its watch for steps of the wall clock.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	if err := s.startClockCheck(); err != nil {
+		s.opts.Logger.Error("the wall clock's steps will go unnoticed", "err", err)
+	}
+	s.mu.Unlock()
+	s.cron.Start()
+}
 
 // Shutdown stops scheduling, interrupts the runs under way (each cleans
 // up and is recorded, reason interrupted) and waits for them, at most
