@@ -65,6 +65,11 @@ func TestIdPRestartIsNeverAPass(t *testing.T) {
 			if r.Result != verdict.Error || (r.Reason != verdict.Interference && r.Reason != tc.orError) {
 				t.Fatalf("got %s/%s (%s), want error/interference", r.Result, r.Reason, r.Detail)
 			}
+			for _, secretValue := range []string{"admin-secret", "canary-secret", "canary-password-01"} {
+				if strings.Contains(r.Detail, secretValue) {
+					t.Errorf("detail %q carries a secret", r.Detail)
+				}
+			}
 			host := strings.TrimPrefix(sim.URL(), "http://")
 			if !strings.Contains(r.Detail, host) {
 				t.Errorf("detail %q does not name the host %s that stopped answering", r.Detail, host)
