@@ -26,8 +26,8 @@ func (s stepClockAtRevoke) Revoke(ctx context.Context, env *driver.Env) error {
 }
 
 // TestTokenExpiryOnMonotonicClock: the revocation kills nothing
-// (ignore-revocation) and the JWT access token expires by itself 2 s after
-// it is issued, within the 4 s deadline; the machine's wall clock steps
+// (ignore-revocation) and the JWT access token expires by itself 3 s after
+// it is issued, within the 5 s deadline; the machine's wall clock steps
 // back an hour as the revocation is sent. The token's death at its expiry
 // must still be seen as expiry (token_expired), not as the revocation: the
 // expiry is held on the monotonic clock, not compared with a stepped wall.
@@ -44,8 +44,8 @@ func TestTokenExpiryOnMonotonicClock(t *testing.T) {
 		}
 		return s
 	}
-	base := wrapSim(t, idpsim.Options{JWTAccessTokens: true, AccessTokenTTL: 2 * time.Second, Faults: idpsim.Faults{IgnoreRevocation: true}}, nil)
-	p := newProbe(t, base, "janssen-global-token-revocation", nil, probetest.Deadline(4*time.Second), func(p *probe.Probe) {
+	base := wrapSim(t, idpsim.Options{JWTAccessTokens: true, AccessTokenTTL: 3 * time.Second, Faults: idpsim.Faults{IgnoreRevocation: true}}, nil)
+	p := newProbe(t, base, "janssen-global-token-revocation", nil, probetest.Deadline(5*time.Second), func(p *probe.Probe) {
 		p.Checks.Refresh = false // the refresh token outlives the access token: the access token's death is the question
 		p.Driver = stepClockAtRevoke{Driver: p.Driver, stepped: &stepped}
 	})
