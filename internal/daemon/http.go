@@ -18,6 +18,7 @@ import (
 
 	"github.com/revprober/revprober/internal/backchannel"
 	"github.com/revprober/revprober/internal/probe"
+	"github.com/revprober/revprober/internal/schedule"
 	"github.com/revprober/revprober/internal/webguard"
 )
 
@@ -253,13 +254,16 @@ func (d *Daemon) Serve(ctx context.Context, ready chan<- string) error {
 			serveErr = err
 		}
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The runs under way first, while /metrics still answers: each is
+	// interrupted, revokes what it issued and is recorded (reason
+	// interrupted). Then the listeners. All within schedule.ShutdownGrace.
+	shutCtx, cancel := context.WithTimeout(context.Background(), schedule.ShutdownGrace)
 	defer cancel()
-	for _, l := range ls {
-		_ = l.srv.Shutdown(shutCtx)
-	}
 	if err := d.Sched.Shutdown(); serveErr == nil {
 		serveErr = err
+	}
+	for _, l := range ls {
+		_ = l.srv.Shutdown(shutCtx)
 	}
 	return serveErr
 }

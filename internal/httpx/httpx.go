@@ -112,6 +112,10 @@ type Trace struct {
 	// exchanges the run's own end cut.
 	limit       time.Duration
 	interrupted []string
+	// unanswered are the hosts of the requests that got no answer
+	// (unanswered.go), at most maxUnanswered; unansweredN counts them all.
+	unanswered  []string
+	unansweredN int
 }
 
 // Secrets is the run's scrubber: the transport adds every credential sent
@@ -190,8 +194,10 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		x.cancel()
-		err = redactErr(x.explain(err))
+		err = explainHost(redactErr(x.explain(err)), req.URL.Host)
+		x.unanswered(err, 0)
 	} else {
+		x.unanswered(nil, resp.StatusCode)
 		resp.Body = &boundedBody{ReadCloser: resp.Body, x: x}
 	}
 	if tr != nil {

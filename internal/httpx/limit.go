@@ -72,13 +72,14 @@ type exchange struct {
 	ctx    context.Context // parent, bounded by the request timeout
 	cancel context.CancelFunc
 	what   string // "POST https://host/path"
+	host   string // the server's host[:port], for unanswered requests
 }
 
 // begin bounds req by the trace's request timeout. The caller sends the
 // returned request and passes every error of the exchange through explain.
 func begin(tr *Trace, req *http.Request) (*exchange, *http.Request) {
 	x := &exchange{tr: tr, parent: req.Context(), ctx: req.Context(), cancel: func() {},
-		what: req.Method + " " + RedactURL(req.URL)}
+		what: req.Method + " " + RedactURL(req.URL), host: req.URL.Host}
 	if tr == nil {
 		return x, req
 	}
@@ -115,6 +116,11 @@ type boundedBody struct {
 
 func (b *boundedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// Cut off mid-answer (a reset, the request timeout): the server
+		// did not finish answering.
+		b.x.unanswered(err, 0)
+	}
 	return n, b.x.explain(err)
 }
 

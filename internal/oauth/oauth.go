@@ -241,6 +241,11 @@ type Tokens struct {
 	RefreshToken secret.Secret
 	IDToken      secret.Secret
 	Expiry       time.Time
+	// Received is when the token response arrived, on the monotonic clock
+	// too: an expiry read from the token (a JWT's exp, wall time) is
+	// anchored to it, so a step of the wall clock during the run cannot
+	// move the expiry (probe's tokenExpiry).
+	Received time.Time
 	// Jar holds the OP session cookies of a session-creating login.
 	Jar http.CookieJar
 }
@@ -250,6 +255,7 @@ func fromOAuth2(t *oauth2.Token) *Tokens {
 		AccessToken:  secret.New(t.AccessToken),
 		RefreshToken: secret.New(t.RefreshToken),
 		Expiry:       t.Expiry,
+		Received:     time.Now(),
 	}
 	if id, ok := t.Extra("id_token").(string); ok {
 		out.IDToken = secret.New(id)

@@ -75,6 +75,13 @@ func (r *runner) residualValidity(ctx context.Context) {
 // the token response's expires_in and the JWT's exp (read unverified: an
 // exp earlier than the truth only makes the run stricter). Zero when
 // neither is known.
+//
+// The result is on the monotonic clock: the time left, read once against
+// the wall clock when the token arrived (t.Received), counted from that
+// arrival. A JWT's exp is wall time; compared with a later reading of the
+// wall clock, a step back of that clock during the run (NTP, a VM resumed)
+// would make an expired token look alive, and its death at expiry would
+// pass for a revocation.
 func tokenExpiry(t *oauth.Tokens) time.Time {
 	exp := t.Expiry
 	raw := t.AccessToken.Reveal()
@@ -86,7 +93,10 @@ func tokenExpiry(t *oauth.Tokens) time.Time {
 			}
 		}
 	}
-	return exp
+	if exp.IsZero() || t.Received.IsZero() {
+		return exp
+	}
+	return t.Received.Add(exp.Sub(t.Received))
 }
 
 // note adds an informational line to the run record; notes never change

@@ -79,15 +79,23 @@ func (r *runner) drive(ctx context.Context, steps func(*runner, context.Context)
 	r.client = httpx.Client(p.Transport, nil)
 
 	err := steps(r, runCtx)
-	r.cleaned = true
-	r.cleanup(context.WithoutCancel(ctx))
 	if err != nil {
+		// Said before the clean-up, which moves the run to another step.
 		r.run.Result = verdict.Error
 		r.run.Reason = verdict.ReasonOf(err, verdict.InternalError)
 		r.run.Detail = err.Error()
 		if runCtx.Err() != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
 			r.run.Reason, r.run.Detail = verdict.Timeout, r.timeoutDetail()
 		}
+		if ctx.Err() != nil {
+			// The caller's context ended, not the run's own timeout: the
+			// prober is shutting down (context.Cause says why).
+			r.run.Reason, r.run.Detail = verdict.Interrupted, r.interruptedDetail(context.Cause(ctx))
+		}
+	}
+	r.cleaned = true
+	r.cleanup(context.WithoutCancel(ctx))
+	if err != nil {
 		return
 	}
 	judge(r)
@@ -108,6 +116,11 @@ type runner struct {
 	revoked time.Time
 	stepNow string // the step in progress
 	cleaned bool   // the clean-up was started
+	// controlMark and verifyMark are the trace's unanswered-request counts
+	// when the last positive control began and when verification ended
+	// (restart.go): a request that went unanswered in between may have
+	// been the IdP restarting with its tokens gone.
+	controlMark, verifyMark int
 }
 
 func (r *runner) step(name string, f func() error) error {
@@ -144,10 +157,19 @@ func (r *runner) execute(ctx context.Context) error {
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
+	// Informational, never fails the run; made before the revocation (its
+	// JWKS fetch is a request that may find the IdP down: see restart.go).
+	r.trace.SetStep(verdict.StepRevoke)
+	r.residualValidity(ctx)
+	if err := r.reestablishControl(ctx); err != nil {
+		return err
+	}
 	if err := r.step(verdict.StepRevoke, func() error { return r.revoke(ctx) }); err != nil {
 		return err
 	}
-	return r.step(verdict.StepVerify, func() error { return r.verify(ctx) })
+	err := r.step(verdict.StepVerify, func() error { return r.verify(ctx) })
+	r.verifyMark = r.trace.Unanswered()
+	return err
 }
 
 func (r *runner) discover(ctx context.Context) error {
@@ -267,6 +289,7 @@ func (r *runner) observe(ctx context.Context, c *check) (verdict.State, error) {
 
 // positiveControl proves every planned check can see its artifact alive.
 func (r *runner) positiveControl(ctx context.Context) error {
+	r.controlMark = r.trace.Unanswered()
 	dead := map[*canaryState][]string{}
 	total := map[*canaryState]int{}
 	for _, c := range r.checks {
@@ -371,7 +394,6 @@ func (r *runner) revoke(ctx context.Context) error {
 		cs.dc = cs.driverCanary()
 		env.Canaries = append(env.Canaries, cs.dc)
 	}
-	r.residualValidity(ctx) // informational: never fails the run
 	r.env = env
 	r.revoked = r.now()
 	err := r.p.Driver.Revoke(ctx, env)
@@ -466,6 +488,7 @@ func (r *runner) judge() {
 		if errored.dead {
 			run.Detail = fmt.Sprintf("%s check (canary %s) saw the artifact dead, but could not observe it through its %s hold: %v", errored.kind, errored.canary.spec.Name, r.p.Hold, errored.lastErr)
 		}
+		run.Detail += r.restartNote()
 	case promised == 0:
 		// Nothing was promised dead, or nothing could check it: no proof.
 		// (A delivered back-channel logout token is the IdP's word only.)
@@ -474,6 +497,8 @@ func (r *runner) judge() {
 		if len(r.checks) > 0 {
 			run.Detail += " (a back-channel logout notification is the IdP's claim, not an observation: enable checks.prompt_none)"
 		}
+	case all && r.restartSuspected():
+		r.uncredit()
 	case all:
 		run.Result, run.Reason = verdict.Pass, verdict.ReasonNone
 		run.PropagationSeconds = &slowest
@@ -487,6 +512,7 @@ func (r *runner) judge() {
 			run.Drift = appendUnique(run.Drift, c.obs.Artifact)
 		}
 	}
+	r.uncreditDeaths()
 }
 
 func artifactRank(a verdict.Artifact) int {

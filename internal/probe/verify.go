@@ -241,6 +241,20 @@ func (r *runner) timeoutDetail() string {
 	return b.String()
 }
 
+// interruptedDetail says where the prober's own shutdown (cause) cut the
+// run: in which step, and where that was against the revocation.
+func (r *runner) interruptedDetail(cause error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the run was interrupted (%v) in step %s", cause, r.stepNow)
+	if r.revoked.IsZero() {
+		b.WriteString(", before the revocation")
+	} else {
+		fmt.Fprintf(&b, ", %s after the revocation", r.now().Sub(r.revoked).Round(time.Millisecond))
+	}
+	b.WriteString(": no verdict; the clean-up still ran")
+	return b.String()
+}
+
 func seconds(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }

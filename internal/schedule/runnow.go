@@ -45,6 +45,9 @@ func (s *Scheduler) RunNow(ctx context.Context, id string) (*verdict.Run, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s.ctx.Err() != nil {
+		return nil, ErrShuttingDown
+	}
 	release, ok := ta.TryAcquire(p)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", id, ErrBusy)

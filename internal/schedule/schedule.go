@@ -80,8 +80,22 @@ type Scheduler struct {
 	// It outlives reloads, so a run of the old config still counts.
 	running sync.Map // probe id → *atomic.Bool
 	ctx     context.Context
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
+	// clockJob looks for steps of the wall clock (clockstep.go); lastCheck
+	// is its previous reading. Both under mu.
+	clockJob  gocron.Job
+	lastCheck time.Time
 }
+
+// ErrShuttingDown is the cause of the runs Shutdown interrupts: their
+// records say so (reason interrupted).
+var ErrShuttingDown = errors.New("revprober is shutting down")
+
+// ShutdownGrace bounds how long Shutdown waits for the runs it
+// interrupted: each still revokes what it issued (probe.CleanupTimeout,
+// shorter) and is recorded. A daemon exits within this grace after
+// SIGTERM; give its container at least as long (terminationGracePeriodSeconds).
+const ShutdownGrace = 15 * time.Second
 
 // New creates a stopped scheduler.
 func New(opts Options) (*Scheduler, error) {
@@ -98,8 +112,8 @@ func New(opts Options) (*Scheduler, error) {
 		opts.Now = time.Now
 	}
 	s := &Scheduler{opts: opts, jobs: map[string]gocron.Job{}, probes: map[string]*probe.Probe{}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cron, err := gocron.NewScheduler(opts.GocronOption...)
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	cron, err := gocron.NewScheduler(append([]gocron.SchedulerOption{gocron.WithStopTimeout(ShutdownGrace)}, opts.GocronOption...)...)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -174,34 +188,51 @@ func (s *Scheduler) Load(probes []*probe.Probe) error {
 		ps.SetProbes(probes)
 	}
 	for _, p := range probes {
-		id := p.ID()
-		if _, ok := s.jobs[id]; ok {
+		if _, ok := s.jobs[p.ID()]; ok {
 			continue
 		}
-		// Per probe, with a margin: loading 10,000 probes takes long
-		// enough that a start computed once up front is in the past for
-		// the last ones, and gocron refuses a start in the past.
-		start := FirstTick(s.opts.Now().Add(startMargin), id, p.Interval)
-		j, err := s.cron.NewJob(
-			gocron.DurationJob(p.Interval),
-			gocron.NewTask(func() { s.tick(id) }),
-			gocron.WithName(id),
-			gocron.WithStartAt(gocron.WithStartDateTime(start)),
-		)
-		if err != nil {
-			return fmt.Errorf("scheduling %s: %w", id, err)
+		if err := s.addJob(p); err != nil {
+			return err
 		}
-		s.jobs[id] = j
 	}
 	return nil
 }
 
-// Start starts the scheduler.
-func (s *Scheduler) Start() { s.cron.Start() }
+// addJob schedules p from its next tick on the grid. Callers hold s.mu.
+func (s *Scheduler) addJob(p *probe.Probe) error {
+	id := p.ID()
+	// Per probe, with a margin: loading 10,000 probes takes long
+	// enough that a start computed once up front is in the past for
+	// the last ones, and gocron refuses a start in the past.
+	start := FirstTick(s.opts.Now().Add(startMargin), id, p.Interval)
+	j, err := s.cron.NewJob(
+		gocron.DurationJob(p.Interval),
+		gocron.NewTask(func() { s.tick(id) }),
+		gocron.WithName(id),
+		gocron.WithStartAt(gocron.WithStartDateTime(start)),
+	)
+	if err != nil {
+		return fmt.Errorf("scheduling %s: %w", id, err)
+	}
+	s.jobs[id] = j
+	return nil
+}
 
-// Shutdown stops scheduling and waits for running probes.
+// Start starts the scheduler, and its watch for steps of the wall clock.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	if err := s.startClockCheck(); err != nil {
+		s.opts.Logger.Error("the wall clock's steps will go unnoticed", "err", err)
+	}
+	s.mu.Unlock()
+	s.cron.Start()
+}
+
+// Shutdown stops scheduling, interrupts the runs under way (each cleans
+// up and is recorded, reason interrupted) and waits for them, at most
+// ShutdownGrace.
 func (s *Scheduler) Shutdown() error {
-	s.cancel()
+	s.cancel(ErrShuttingDown)
 	return s.cron.Shutdown()
 }
 
@@ -242,13 +273,9 @@ func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time)
 	}
 	defer release()
 	run := s.opts.Run(ctx, p)
-	if ctx.Err() != nil && run.Result == verdict.Error {
-		// Cut short by shutdown, not by the IdP: recording it would put a
-		// false error into metrics and evidence at every restart. (Its
-		// clean-up still ran: it uses a context of its own.)
-		s.opts.Logger.Info("probe run abandoned: shutting down", "probe", p.ID(), "run_id", run.ID)
-		return nil, "", ctx.Err()
-	}
+	// A run cut short by shutdown is recorded all the same (its reason is
+	// interrupted, not an IdP error): it may have revoked the canary, and
+	// the evidence must account for every revocation the prober made.
 	run.Replica = s.opts.Replica
 	if !tick.IsZero() {
 		run.Tick = &tick

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -199,31 +200,35 @@ func TestIdleProbesHoldNoGoroutine(t *testing.T) {
 	}
 }
 
-// TestShutdownDoesNotRecordAbandonedRuns: a run cut short because the
-// daemon stops is not an IdP error and must not reach metrics or evidence;
-// a verdict reached before the stop is still recorded.
-func TestShutdownDoesNotRecordAbandonedRuns(t *testing.T) {
-	for _, tc := range []struct {
-		result verdict.Result
-		record bool
-	}{{verdict.Error, false}, {verdict.Fail, true}} {
-		var recorded []*verdict.Run
-		ctx, cancel := context.WithCancel(context.Background())
-		s, err := New(Options{
-			Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Recorders: []Recorder{RecorderFunc(func(r *verdict.Run) { recorded = append(recorded, r) })},
-			Run: func(context.Context, *probe.Probe) *verdict.Run {
-				cancel() // the daemon stops while the run is under way
-				return &verdict.Run{Result: tc.result, Reason: verdict.Timeout}
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, _ = s.RunOnce(ctx, testProbe("t", time.Minute), time.Now())
-		if got := len(recorded) == 1; got != tc.record {
-			t.Errorf("%s cut short by shutdown: recorded=%v, want %v", tc.result, got, tc.record)
-		}
+// TestShutdownRecordsInterruptedRuns: a run cut short because the daemon
+// stops is recorded, with the reason the run gives (interrupted): it may
+// have revoked the canary, and the evidence must account for every
+// revocation. The run's context says why it ended (ErrShuttingDown).
+func TestShutdownRecordsInterruptedRuns(t *testing.T) {
+	var recorded []*verdict.Run
+	var cause error
+	s, err := New(Options{
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Recorders: []Recorder{RecorderFunc(func(r *verdict.Run) { recorded = append(recorded, r) })},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.opts.Run = func(ctx context.Context, _ *probe.Probe) *verdict.Run {
+		_ = s.Shutdown() // the daemon stops while the run is under way
+		<-ctx.Done()
+		cause = context.Cause(ctx)
+		return &verdict.Run{Result: verdict.Error, Reason: verdict.Interrupted}
+	}
+	run, _, err := s.RunOnce(s.ctx, testProbe("t", time.Minute), time.Now())
+	if err != nil || run == nil {
+		t.Fatalf("RunOnce: %v, %v", run, err)
+	}
+	if len(recorded) != 1 || recorded[0].Reason != verdict.Interrupted {
+		t.Fatalf("recorded %d runs (%+v), want the interrupted one", len(recorded), recorded)
+	}
+	if !errors.Is(cause, ErrShuttingDown) {
+		t.Fatalf("the run's context ended with %v, want ErrShuttingDown", cause)
 	}
 }
 

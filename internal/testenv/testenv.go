@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 // FreeAddr returns a loopback address with a port nobody listens on. The
@@ -48,4 +50,35 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// WallStepped returns t with its wall-clock reading moved by step (whole
+// seconds) and its monotonic reading kept: what time.Now returns after the
+// system clock was stepped (NTP, a resumed VM) while the monotonic clock
+// went on. The time package cannot build such a value, so this writes the
+// documented layout of time.Time (a wall word with the seconds since 1885
+// in bits 30..62 when bit 63, hasMonotonic, is set). ok is false when t has
+// no monotonic reading or the layout differs (the caller should skip).
+func WallStepped(t time.Time, step time.Duration) (stepped time.Time, ok bool) {
+	type layout struct {
+		wall uint64
+		ext  int64
+		loc  *time.Location
+	}
+	if unsafe.Sizeof(t) != unsafe.Sizeof(layout{}) || step%time.Second != 0 {
+		return t, false
+	}
+	const hasMonotonic, secShift = 1 << 63, 30
+	l := (*layout)(unsafe.Pointer(&t))
+	if l.wall&hasMonotonic == 0 {
+		return t, false
+	}
+	stepped = t
+	s := (*layout)(unsafe.Pointer(&stepped))
+	s.wall = uint64(int64(s.wall) + int64(step/time.Second)<<secShift)
+	// The self-check: the wall reading moved by step, the monotonic did not.
+	if !stepped.Round(0).Equal(t.Round(0).Add(step)) || stepped.Sub(t) != 0 {
+		return t, false
+	}
+	return stepped, true
 }

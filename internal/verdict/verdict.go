@@ -65,8 +65,11 @@ const (
 	ResourceUnavailable      Reason = "resource_unavailable"
 	// TokenExpired: an access token was first seen dead at or after its own
 	// expiry, so expiry, not the revocation, may have killed it.
-	TokenExpired  Reason = "token_expired"
-	Timeout       Reason = "timeout"
+	TokenExpired Reason = "token_expired"
+	Timeout      Reason = "timeout"
+	// Interrupted: the prober itself cut the run short (it was shutting
+	// down); the clean-up still ran and the record says in which step.
+	Interrupted   Reason = "interrupted"
 	InternalError Reason = "internal_error"
 )
 
@@ -76,7 +79,7 @@ var (
 	FailReasons  = []Reason{AccessTokenStillActive, RefreshTokenStillWorks, SessionStillAlive, ResourceStillAccepts, CameBackAlive}
 	ErrorReasons = []Reason{ConfigError, DiscoveryFailed, EndpointNotOffered, LoginFailed, PositiveControlFailed,
 		Interference, RevokeHTTPError, RevokeUnauthorized, NoSession, IntrospectionUnavailable, UserinfoUnavailable,
-		RefreshUnavailable, SessionCheckUnavailable, ResourceUnavailable, TokenExpired, Timeout, InternalError}
+		RefreshUnavailable, SessionCheckUnavailable, ResourceUnavailable, TokenExpired, Timeout, Interrupted, InternalError}
 )
 
 // Artifact is something a revocation may kill.
