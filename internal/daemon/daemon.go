@@ -103,6 +103,7 @@ func New(opts Options) (*Daemon, error) {
 	so := schedule.Options{
 		Recorders:   append([]schedule.Recorder{schedule.RecorderFunc(d.Metrics.Observe)}, opts.Recorders...),
 		Skipped:     func(t, e, r string) { d.Metrics.Skipped(t, e, metrics.SkipReason(r)) },
+		Lag:         d.Metrics.ScheduleLag,
 		Coordinator: opts.Coordinator,
 		Replica:     opts.Replica,
 		Logger:      opts.Logger,
