@@ -339,28 +339,10 @@ func (c *checker) recordedLabels(expr string) (map[string]bool, error) {
 		return set("__name__"), nil
 	case histogramQuantile.MatchString(e) && closesAtEnd(e, len("histogram_quantile")):
 		inner, err := c.recordedLabels(e[len(histogramQuantile.FindString(e)) : len(e)-1])
-		if err != nil {
-			return nil, err
-		}
-		ls := map[string]bool{}
-		for l := range inner {
-			if l != "le" {
-				ls[l] = true
-			}
-		}
-		return ls, nil
+		return without(inner, "le"), err
 	case quantileOverTime.MatchString(e):
 		inner, err := c.metricLabels(quantileOverTime.FindStringSubmatch(e)[1])
-		if err != nil {
-			return nil, err
-		}
-		ls := map[string]bool{}
-		for l := range inner {
-			if l != "__name__" {
-				ls[l] = true
-			}
-		}
-		return ls, nil
+		return without(inner, "__name__"), err
 	case aggregationBy.MatchString(e):
 		m := aggregationBy.FindStringSubmatch(e)
 		if !closesAtEnd(e, len(m[0])-1) {
@@ -378,6 +360,20 @@ func (c *checker) recordedLabels(expr string) (map[string]bool, error) {
 		return c.metricLabels(leadingFilter.FindStringSubmatch(e)[1])
 	}
 	return nil, fmt.Errorf("cannot tell the labels of %q: teach recordedLabels this shape", expr)
+}
+
+// without is labels less one (nil for nil: an error goes with it).
+func without(labels map[string]bool, drop string) map[string]bool {
+	if labels == nil {
+		return nil
+	}
+	ls := map[string]bool{}
+	for l := range labels {
+		if l != drop {
+			ls[l] = true
+		}
+	}
+	return ls
 }
 
 // closesAtEnd reports whether the parenthesis at e[open] closes at the end of e.

@@ -5,21 +5,8 @@ import (
 	"testing"
 )
 
-// capacityBase: two targets on one identity provider; each case says which
-// canary each probe logs in as, and the intervals.
-const capacityBase = `global:
-  interval: 1m
-targets:
-  - name: idp
-    issuer: https://idp.example.com
-    admin_client: {client_id: prober, client_secret: s3cret}
-    login:
-      client: {client_id: app, auth_method: none}
-      scopes: [openid, profile, email]
-    canary: {username: canary1, password: pw}
-    endpoints:
-      - driver: rfc7009
-      - name: second
+// capacityBase is warnBase with a second endpoint: two probes on canary1.
+const capacityBase = warnBase + `      - name: second
         driver: rfc7009
 `
 

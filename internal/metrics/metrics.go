@@ -357,30 +357,27 @@ func (m *Metrics) setDrivers(drivers map[string]map[verdict.Check]bool) {
 // initDriver creates the per-driver series of a driver at zero, but its
 // per-check ones (those depend on the checks its probes make).
 func (m *Metrics) initDriver(d string) {
-	for _, s := range verdict.Steps {
-		m.stepDuration.WithLabelValues(d, s)
-	}
-	for _, s := range failureSeries() {
-		m.failures.WithLabelValues(d, s[0], s[1])
-	}
-	m.propagation.WithLabelValues(d)
-	for _, a := range verdict.Artifacts {
-		m.drift.WithLabelValues(d, string(a))
-	}
+	m.driverSeries(d, func(v *prometheus.MetricVec, lvs ...string) { _, _ = v.GetMetricWithLabelValues(lvs...) })
 }
 
 // deleteDriver deletes the per-driver series of a driver no longer used,
 // but its per-check ones.
 func (m *Metrics) deleteDriver(d string) {
+	m.driverSeries(d, func(v *prometheus.MetricVec, lvs ...string) { v.DeleteLabelValues(lvs...) })
+}
+
+// driverSeries calls each with every per-driver series of d, but the
+// per-check ones.
+func (m *Metrics) driverSeries(d string, each func(v *prometheus.MetricVec, lvs ...string)) {
 	for _, s := range verdict.Steps {
-		m.stepDuration.DeleteLabelValues(d, s)
+		each(m.stepDuration.MetricVec, d, s)
 	}
 	for _, s := range failureSeries() {
-		m.failures.DeleteLabelValues(d, s[0], s[1])
+		each(m.failures.MetricVec, d, s[0], s[1])
 	}
-	m.propagation.DeleteLabelValues(d)
+	each(m.propagation.MetricVec, d)
 	for _, a := range verdict.Artifacts {
-		m.drift.DeleteLabelValues(d, string(a))
+		each(m.drift.MetricVec, d, string(a))
 	}
 }
 
