@@ -15,7 +15,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
 
-.PHONY: all build install test unit lint vet fmt-check demo bench tools-prometheus tools-redis tools-chromium tools-junitparser \
+.PHONY: all build install test unit lint vet fmt-check demo bench bench-profile tools-prometheus tools-redis tools-chromium tools-junitparser \
         test-rules test-e2e test-idps test-browser test-junit test-replicas test-kubernetes test-version docker clean apt-updated
 
 all: build
@@ -54,6 +54,13 @@ vet:
 ## bench: requests and CPU per run, propagation-latency error, per driver; what the hold costs
 bench: build
 	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober $(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./internal/probe/
+
+## bench-profile: a CPU profile of passing runs (global token revocation, no delay) against the simulator in its own
+## process, then the functions that cost most: what a run spends besides its HTTP exchanges
+bench-profile: build
+	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober $(GO) test -run '^$$' -bench 'Run/janssen-global-token-revocation/delay=0s' \
+	  -benchtime 200x -count 1 -cpuprofile $(BIN)/probe-cpu.prof -o $(BIN)/probe.test ./internal/probe/
+	$(GO) tool pprof -top -cum -nodecount 40 $(BIN)/probe.test $(BIN)/probe-cpu.prof
 
 # --- tools, installed on demand (Debian packages) ---------------------------
 apt-updated:

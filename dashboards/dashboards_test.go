@@ -322,7 +322,10 @@ func (c *checker) metricLabels(name string) (map[string]bool, error) {
 var (
 	aggregationBy     = regexp.MustCompile(`^(sum|min|max|avg|count|group)\s+by\s*\(([^)]*)\)\s*\(`)
 	histogramQuantile = regexp.MustCompile(`^histogram_quantile\s*\(\s*[0-9.]+\s*,`)
-	leadingFilter     = regexp.MustCompile(`^([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?\s*(==|!=|>=|<=|>|<|and\b|unless\b)`)
+	// quantileOverTime is quantile_over_time(q, series[range]): the
+	// series' labels without its name.
+	quantileOverTime = regexp.MustCompile(`^quantile_over_time\s*\(\s*[0-9.]+\s*,\s*([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?\s*\[[^\]]+\]\s*\)$`)
+	leadingFilter    = regexp.MustCompile(`^([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?\s*(==|!=|>=|<=|>|<|and\b|unless\b)`)
 )
 
 // recordedLabels returns the labels of the series a recording rule's
@@ -336,16 +339,10 @@ func (c *checker) recordedLabels(expr string) (map[string]bool, error) {
 		return set("__name__"), nil
 	case histogramQuantile.MatchString(e) && closesAtEnd(e, len("histogram_quantile")):
 		inner, err := c.recordedLabels(e[len(histogramQuantile.FindString(e)) : len(e)-1])
-		if err != nil {
-			return nil, err
-		}
-		ls := map[string]bool{}
-		for l := range inner {
-			if l != "le" {
-				ls[l] = true
-			}
-		}
-		return ls, nil
+		return without(inner, "le"), err
+	case quantileOverTime.MatchString(e):
+		inner, err := c.metricLabels(quantileOverTime.FindStringSubmatch(e)[1])
+		return without(inner, "__name__"), err
 	case aggregationBy.MatchString(e):
 		m := aggregationBy.FindStringSubmatch(e)
 		if !closesAtEnd(e, len(m[0])-1) {
@@ -363,6 +360,20 @@ func (c *checker) recordedLabels(expr string) (map[string]bool, error) {
 		return c.metricLabels(leadingFilter.FindStringSubmatch(e)[1])
 	}
 	return nil, fmt.Errorf("cannot tell the labels of %q: teach recordedLabels this shape", expr)
+}
+
+// without is labels less one (nil for nil: an error goes with it).
+func without(labels map[string]bool, drop string) map[string]bool {
+	if labels == nil {
+		return nil
+	}
+	ls := map[string]bool{}
+	for l := range labels {
+		if l != drop {
+			ls[l] = true
+		}
+	}
+	return ls
 }
 
 // closesAtEnd reports whether the parenthesis at e[open] closes at the end of e.
@@ -518,6 +529,9 @@ func TestCheckerCatchesMistakes(t *testing.T) {
 		{`revprober:probe_last_result:latest{job=~"$job"}`, `has no label "job"`},
 		{`revprober:propagation_seconds:p95_30m{instance="a"}`, `has no label "instance"`},
 		{`revprober:propagation_slo_seconds{target="a"}`, `has no label "target"`},
+		// the series budget: distributions and reasons are per driver, not per probe
+		{`revprober_propagation_seconds_bucket{target="a"}`, `has no label "target"`},
+		{`revprober_failures_total{endpoint="a"}`, `has no label "endpoint"`},
 	} {
 		problems := c.check(tc.expr)
 		if !strings.Contains(strings.Join(problems, "\n"), tc.want) {
@@ -525,12 +539,14 @@ func TestCheckerCatchesMistakes(t *testing.T) {
 		}
 	}
 	for _, ok := range []string{
-		`histogram_quantile(0.95, sum by (target, endpoint, le) (rate(revprober_propagation_seconds_bucket{target=~"$target"}[$__rate_interval])))`,
+		`histogram_quantile(0.95, sum by (driver, le) (rate(revprober_propagation_seconds_bucket{driver=~"oidc"}[$__rate_interval])))`,
 		`revprober_failures_total{result="error", reason=~"login_failed|timeout", job="revprober"}`,
 		`label_values(revprober_probe_interval_seconds{target=~"$target"}, endpoint)`,
 		`revprober_runs_skipped_total{reason="not_leader"}`,
 		`revprober:last_run_timestamp_seconds:latest_replica{job="revprober", instance="a:9543", target="a"}`,
 		`revprober:probe_last_result:latest{target="a", endpoint="b", result="fail"}`,
+		`revprober:probe_last_result:latest{result="error", reason="login_failed"}`,
+		`quantile_over_time(0.95, revprober:probe_propagation_seconds:latest{target="a"}[30m])`,
 	} {
 		if problems := c.check(ok); len(problems) > 0 {
 			t.Errorf("check(%q) = %q, want no problem", ok, problems)

