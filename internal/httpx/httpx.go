@@ -178,6 +178,13 @@ func Remember(ctx context.Context, values ...string) {
 	}
 }
 
+// Scrub removes the secrets of the run ctx belongs to from text: for error
+// text that quotes a value an answer chose (an OAuth error code, a state),
+// which a hostile server can set to a credential the run sent it.
+func Scrub(ctx context.Context, text string) string {
+	return secretsFrom(ctx).Scrub(text)
+}
+
 type tracing struct{ next http.RoundTripper }
 
 func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -80,7 +80,7 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 			if sameEndpoint(loc, redirect) {
 				code, err := codeFrom(loc, state)
 				if err != nil {
-					return nil, fmt.Errorf("authorization-code login: %w", err)
+					return nil, fmt.Errorf("authorization-code login: %s", httpx.Scrub(ctx, err.Error()))
 				}
 				exOpts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
 				more, err := client.assertionOpts(ep.Token)
@@ -89,7 +89,7 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 				}
 				t, err := cfg.Exchange(withClient(ctx, c), code, append(exOpts, more...)...)
 				if err != nil {
-					return nil, fmt.Errorf("authorization-code login: code exchange at %s: %w", ep.Token, describeTokenError(err))
+					return nil, fmt.Errorf("authorization-code login: code exchange at %s: %w", ep.Token, describeTokenError(ctx, err))
 				}
 				toks := fromOAuth2(t)
 				toks.Jar = jar
@@ -407,7 +407,7 @@ func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostm
 		case e == "consent_required" || e == "account_selection_required":
 			return true, nil
 		case e != "":
-			return false, fmt.Errorf("prompt=none: the IdP answered error %q", e)
+			return false, fmt.Errorf("prompt=none: the IdP answered error %q", httpx.Scrub(ctx, e))
 		}
 		return false, errors.New("prompt=none: redirect carries neither code nor error")
 	}
@@ -440,7 +440,7 @@ func SessionStatus(ctx context.Context, c *http.Client, u string) (alive bool, e
 	case "unknown", "unauthenticated": // gone, or never completed (docs/wire-facts.md §1.8)
 		return false, nil
 	}
-	state := body.State
+	state := httpx.Scrub(ctx, body.State)
 	if len(state) > 40 {
 		state = state[:40] + "…"
 	}
