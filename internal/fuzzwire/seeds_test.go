@@ -82,8 +82,6 @@ func TestWriteSeeds(t *testing.T) {
 	}
 	r := do("GET", "/.well-known/openid-configuration", nil, "", "", "")
 	seed(oauthDir, "FuzzDiscover", "sim-discovery", r.status, r.body)
-	r = do("GET", "/restv1/jwks", nil, "", "", "")
-	seed(oauthDir, "FuzzParseJWKS", "sim-jwks", r.body)
 	r = do("POST", "/restv1/token", url.Values{"grant_type": {"password"}, "username": {"canary01"},
 		"password": {"canary-password-01"}, "scope": {"openid offline_access"}}, "canary-app", "canary-secret", "")
 	seed(oauthDir, "FuzzTokenAnswer", "sim-password", r.status, r.header.Get("Content-Type"), r.body)
