@@ -1,6 +1,8 @@
 package fuzzwire_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,8 +13,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/revprober/revprober/internal/driver"
 	"github.com/revprober/revprober/internal/fuzzwire"
+	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/idpsim"
+	"github.com/revprober/revprober/internal/oauth"
+	"github.com/revprober/revprober/internal/secret"
+	_ "github.com/revprober/revprober/probes/all"
 )
 
 // TestWriteSeeds rewrites the committed seed corpora of the fuzz targets
@@ -110,4 +117,97 @@ func TestWriteSeeds(t *testing.T) {
 	seed(oauthDir, "FuzzUserinfo", "sim-revoked", r.status, r.header.Get("WWW-Authenticate"), r.body)
 	r = do("GET", "/restv1/session_status", nil, "", "", "")
 	seed(oauthDir, "FuzzSessionChecks", "sim-session-status-unknown", r.status, "", r.body)
+
+	writeDriverSeeds(t, ts.URL, seed)
+}
+
+// recorder keeps the answers a driver read.
+type recorder struct {
+	next    http.RoundTripper
+	answers []fuzzwire.Answer
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r.answers = append(r.answers, fuzzwire.Answer{Status: resp.StatusCode, Body: b})
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
+}
+
+// writeDriverSeeds runs every driver's revocation against the simulator,
+// as the demo configures it (internal/demo), and keeps the first three
+// answers it read as a seed of FuzzDriverAnswers.
+func writeDriverSeeds(t *testing.T, base string, seed func(dir, target, name string, values ...any)) {
+	cases := []struct {
+		kind, url string
+		params    driver.Params
+		attrs     map[string]string
+	}{
+		{"janssen-global-token-revocation", "", driver.Params{"format": "uid"}, nil},
+		{"janssen-revoke-session", "", driver.Params{"key": "uid"}, nil},
+		{"janssen-config-api-session", "", nil, nil},
+		{"rfc7009", "", driver.Params{"token": "refresh_token"}, nil},
+		{"end-session", "", driver.Params{"post_logout_redirect_uri": "http://127.0.0.1/callback"}, nil},
+		{"webhook", "/hooks/offboard", driver.Params{"auth": "basic", "body": `{"user":{{json (.Attr "mail")}},"by":"mail"}`}, nil},
+		{"scim-deactivate", "/scim/v2", nil, map[string]string{"scim_id": "CANARY01"}},
+		{"keycloak-user-logout", "/keycloak", driver.Params{"realm": "demo"}, nil},
+		{"keycloak-offline-consent", "/keycloak", driver.Params{"realm": "demo", "client_id": "canary-app"}, nil},
+		{"okta-user-sessions", "/okta", driver.Params{"oauth_tokens": "true"}, nil},
+		{"okta-global-token-revocation", "/okta", nil, nil},
+		{"auth0-delete-sessions", "/auth0", nil, map[string]string{"user_id": "auth0|CANARY01"}},
+		{"auth0-delete-refresh-tokens", "/auth0", nil, map[string]string{"user_id": "auth0|CANARY01"}},
+		{"auth0-revoke-access", "/auth0", nil, map[string]string{"user_id": "auth0|CANARY01"}},
+		{"entra-revoke-signin-sessions", "/entra", nil, map[string]string{"user_id": "canary01@example.com"}},
+		{"hydra-consent-revoke", "/hydra", nil, nil},
+		{"hydra-login-session-revoke", "/hydra", nil, nil},
+	}
+	issuer := base + "/jans-auth"
+	plain := httpx.Client(http.DefaultTransport, nil)
+	ep, err := oauth.Discover(context.Background(), plain, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &oauth.ClientAuth{ID: "canary-app", Secret: secret.New("canary-secret")}
+	for _, c := range cases {
+		toks, err := oauth.PasswordLogin(context.Background(), plain, ep, app, "canary01", secret.New("canary-password-01"), []string{"openid", "offline_access"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs := map[string]string{"uid": "canary01", "mail": "canary01@example.com", "user_dn": "inum=CANARY01,ou=people,o=jans",
+			"user_id": "CANARY01", "subject": "CANARY01"}
+		for k, v := range c.attrs {
+			attrs[k] = v
+		}
+		d, err := driver.Build(c.kind, c.params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{next: http.DefaultTransport}
+		env := &driver.Env{HTTP: httpx.Client(rec, nil), Endpoints: ep, Admin: &oauth.ClientAuth{ID: "revprober-admin", Secret: secret.New("admin-secret")},
+			LoginClient: app, Canaries: []*driver.Canary{{Name: "canary01", Username: "canary01", Attributes: attrs, Tokens: toks, Grants: []*oauth.Tokens{toks}}}}
+		if c.url != "" {
+			env.URL = base + c.url
+		}
+		// A refusal is a real answer too (a password login has no session
+		// for the session drivers to end): it is kept as a seed.
+		err = d.Revoke(context.Background(), env)
+		t.Logf("%s: %d answers, error %v", c.kind, len(rec.answers), err)
+		a := rec.answers
+		if len(a) == 0 {
+			t.Fatalf("%s sent no request", c.kind)
+		}
+		for len(a) < 3 {
+			a = append(a, a[len(a)-1])
+		}
+		seed(filepath.Join("..", "..", "probes", "all"), "FuzzDriverAnswers", "sim-"+c.kind,
+			c.kind, a[0].Status, a[0].Body, a[1].Status, a[1].Body, a[2].Status, a[2].Body)
+		if r, ok := d.(driver.Restorer); ok {
+			_ = r.Restore(context.Background(), env)
+		}
+	}
 }
