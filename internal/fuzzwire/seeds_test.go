@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,13 +13,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/revprober/revprober/internal/config"
 	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/evidence"
 	"github.com/revprober/revprober/internal/fuzzwire"
 	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/idpsim"
 	"github.com/revprober/revprober/internal/oauth"
 	"github.com/revprober/revprober/internal/secret"
+	"github.com/revprober/revprober/internal/verdict"
 	_ "github.com/revprober/revprober/probes/all"
 )
 
@@ -119,6 +124,49 @@ func TestWriteSeeds(t *testing.T) {
 	seed(oauthDir, "FuzzSessionChecks", "sim-session-status-unknown", r.status, "", r.body)
 
 	writeDriverSeeds(t, ts.URL, seed)
+
+	// The shipped example configurations.
+	examples, err := filepath.Glob(filepath.Join("..", "..", "configs", "*.yml"))
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no example configs: %v", err)
+	}
+	for _, e := range examples {
+		b, err := os.ReadFile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed(filepath.Join("..", "config"), "FuzzParse", "configs-"+strings.TrimSuffix(filepath.Base(e), ".yml"), b)
+	}
+
+	// A logout token's claims as the simulator writes them
+	// (idpsim/backchannel.go), at the fuzz target's clock.
+	claims, _ := json.Marshal(map[string]any{"iss": "https://op.example", "aud": "canary-app", "iat": 1796457600,
+		"exp": 1796457720, "jti": "Zm9vYmFyYmF6cXV4MTIzNDU2", "sub": "CANARY01", "sid": "S1",
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
+	seed(filepath.Join("..", "backchannel"), "FuzzBackchannelLogout", "sim-logout-token", claims, "")
+
+	// An evidence file as the writer writes it: three run records.
+	path := filepath.Join(t.TempDir(), "evidence.jsonl")
+	l, err := evidence.Open(config.Evidence{Path: path}, "replica-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		p := 0.25 * float64(i+1)
+		if _, err := l.Append(&verdict.Run{ID: fmt.Sprintf("run-%d", i), Target: "sim", Endpoint: "gtr", Driver: "janssen-global-token-revocation",
+			Started: time.Date(2026, 12, 5, 8, i, 0, 0, time.UTC), Duration: time.Second, Result: verdict.Pass, Reason: verdict.ReasonNone,
+			PropagationSeconds: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(filepath.Join("..", "evidence"), "FuzzVerify", "writer-3-runs", b)
 }
 
 // recorder keeps the answers a driver read.
