@@ -253,7 +253,7 @@ func writeDriverSeeds(t *testing.T, base string, seed func(dir, target, name str
 			a = append(a, a[len(a)-1])
 		}
 		seed(filepath.Join("..", "..", "probes", "all"), "FuzzDriverAnswers", "sim-"+c.kind,
-			c.kind, a[0].Status, a[0].Body, a[1].Status, a[1].Body, a[2].Status, a[2].Body)
+			c.kind, false, a[0].Status, a[0].Body, a[1].Status, a[1].Body, a[2].Status, a[2].Body)
 		if r, ok := d.(driver.Restorer); ok {
 			_ = r.Restore(context.Background(), env)
 		}

@@ -31,22 +31,32 @@ func fuzzKind(name string) string {
 // FuzzDriverAnswers runs a driver's revocation (and its restore, for the
 // drivers that undo theirs) against an identity provider whose answers to
 // the driver's requests (token, user lookup, revocation, …) are fuzzed,
-// each further request getting the last answer. A refusal carries a
+// each further request getting the last answer. With lookup, the canary
+// has no id attributes, so the drivers that can look the user up first
+// (Keycloak, Entra) read the lookup's answer too. A refusal carries a
 // reason from verdict's closed list of error reasons, and no error quotes
 // a secret the run sent (the admin client's secret, a secret param, the
 // canary's password and tokens), whatever the answers echo.
 func FuzzDriverAnswers(f *testing.F) {
 	tok := []byte(`{"access_token":"admin-token-1234","token_type":"Bearer","expires_in":300}`)
 	for _, k := range driver.Kinds() {
-		f.Add(k, 200, tok, 204, []byte(``), 204, []byte(``))
-		f.Add(k, 200, tok, 401, []byte(`{"error":"invalid_token","token":"`+fuzzwire.AccessToken+`"}`), 500, []byte(fuzzwire.ClientSecret))
+		f.Add(k, false, 200, tok, 204, []byte(``), 204, []byte(``))
+		f.Add(k, true, 200, tok, 200, []byte(`[{"id":"`+fuzzwire.AccessToken+`","username":"canary01"}]`), 404, []byte(``))
+		f.Add(k, false, 200, tok, 401, []byte(`{"error":"invalid_token","token":"`+fuzzwire.AccessToken+`"}`), 500, []byte(fuzzwire.ClientSecret))
 	}
-	f.Fuzz(func(t *testing.T, kind string, s1 int, b1 []byte, s2 int, b2 []byte, s3 int, b3 []byte) {
+	f.Fuzz(func(t *testing.T, kind string, lookup bool, s1 int, b1 []byte, s2 int, b2 []byte, s3 int, b3 []byte) {
 		kind = fuzzKind(kind)
-		params := driver.Params{}
-		if kind == "webhook" {
-			params["header_X-Api-Key"] = fuzzwire.ClientSecret
-		}
+		// The params the demo configures (internal/demo), so that every
+		// driver gets as far as its requests.
+		params := map[string]driver.Params{
+			"webhook":                         {"header_X-Api-Key": fuzzwire.ClientSecret, "auth": "basic"},
+			"keycloak-user-logout":            {"realm": "demo"},
+			"keycloak-offline-consent":        {"realm": "demo", "client_id": "canary-app"},
+			"janssen-global-token-revocation": {"format": "uid"},
+			"janssen-revoke-session":          {"key": "uid"},
+			"okta-user-sessions":              {"oauth_tokens": "true"},
+			"end-session":                     {"post_logout_redirect_uri": "https://rp.example/cb"},
+		}[kind]
 		d, err := driver.Build(kind, params)
 		if err != nil {
 			t.Fatalf("driver %s: %v", kind, err)
@@ -71,6 +81,11 @@ func FuzzDriverAnswers(f *testing.F) {
 					IDToken: secret.New(fuzzwire.IDToken), Jar: jar}}},
 		}
 		env.Canaries[0].Grants = []*oauth.Tokens{env.Canaries[0].Tokens}
+		if lookup {
+			for _, a := range []string{"user_id", "scim_id", "subject"} {
+				delete(env.Canaries[0].Attributes, a)
+			}
+		}
 		ctx := fuzzwire.Run()
 		check := func(what string, err error) {
 			if err == nil {

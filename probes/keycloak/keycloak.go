@@ -97,7 +97,12 @@ func (d *kc) Profile() verdict.Profile {
 		BackchannelLogout: true}
 }
 
+// Revoke's error may quote the user id a lookup found: it is scrubbed.
 func (d *kc) Revoke(ctx context.Context, env *driver.Env) error {
+	return wire.Scrubbed(ctx, d.revoke(ctx, env))
+}
+
+func (d *kc) revoke(ctx context.Context, env *driver.Env) error {
 	op := "keycloak user logout"
 	if d.consent {
 		op = "keycloak consent revocation"
