@@ -48,7 +48,7 @@ lint: fmt-check vet
 # one target per package per invocation. fuzz-smoke runs each for seconds (make test), fuzz longer.
 FUZZ_TARGETS := ./internal/config:FuzzParse ./internal/backchannel:FuzzBackchannelLogout \
   ./internal/evidence:FuzzVerify ./internal/evidence:FuzzVerifyMutated ./probes/all:FuzzDriverAnswers \
-  $(foreach t,FuzzIntrospect FuzzRefresh FuzzUserinfo FuzzDiscover FuzzTokenAnswer FuzzSessionChecks FuzzParseJWKS,./internal/oauth:$(t))
+  $(foreach t,FuzzIntrospect FuzzRefresh FuzzUserinfo FuzzDiscover FuzzTokenAnswer FuzzSessionChecks FuzzCodeLogin FuzzParseJWKS,./internal/oauth:$(t))
 FUZZTIME ?= 60s
 FUZZ_SMOKE_TIME ?= 1s
 

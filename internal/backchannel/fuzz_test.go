@@ -20,20 +20,14 @@ import (
 	"github.com/revprober/revprober/internal/webguard"
 )
 
-// The fuzzed IdP's signing key: fixed, so that the committed seeds and the
-// key set the receiver reads agree.
-var fuzzKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-
 // fuzzNow is the receiver's clock; the run's revocation went out 2 s before.
 var fuzzNow = time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
-
-const fuzzJWKS = `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","use":"sig","x":"6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw"}]}`
 
 // signFuzz signs any bytes as the payload of an EdDSA JWS with the IdP's key.
 func signFuzz(payload []byte) string {
 	b64 := base64.RawURLEncoding.EncodeToString
 	input := b64([]byte(`{"alg":"EdDSA","kid":"k1","typ":"logout+jwt"}`)) + "." + b64(payload)
-	return input + "." + b64(ed25519.Sign(fuzzKey, []byte(input)))
+	return input + "." + b64(ed25519.Sign(fuzzwire.SigningKey, []byte(input)))
 }
 
 // specLogoutToken says whether claims make a logout token that OpenID
@@ -108,7 +102,7 @@ func FuzzBackchannelLogout(f *testing.F) {
 			Refused: func(_ *http.Request, reason, why string) { refusal.reason, refusal.why = reason, why },
 		})
 		w := recv.Expect(backchannel.Expectation{Issuer: "https://op.example", JWKS: "https://op.example/jwks", Audience: "canary-app",
-			SID: "S1", Sub: "CANARY01", HTTP: fuzzwire.Client(fuzzwire.Answer{Status: 200, Body: []byte(fuzzJWKS)})})
+			SID: "S1", Sub: "CANARY01", HTTP: fuzzwire.Client(fuzzwire.Answer{Status: 200, Body: []byte(fuzzwire.JWKS)})})
 		defer w.Close()
 		w.Revoked(fuzzNow.Add(-2 * time.Second))
 
@@ -127,7 +121,7 @@ func FuzzBackchannelLogout(f *testing.F) {
 		if parts := strings.Split(token, "."); len(parts) == 3 {
 			payload, _ = base64.RawURLEncoding.DecodeString(parts[1])
 		}
-		_, sigErr := jwt.Parse(token, func(*jwt.Token) (any, error) { return fuzzKey.Public(), nil },
+		_, sigErr := jwt.Parse(token, func(*jwt.Token) (any, error) { return fuzzwire.SigningKey.Public(), nil },
 			jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithoutClaimsValidation())
 		valid, ends := specLogoutToken(payload)
 		_, arrived := w.Arrived()

@@ -6,7 +6,9 @@
 package fuzzwire
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,6 +37,13 @@ const (
 	IDToken      = "planted.id-token.Kp2"
 )
 
+// SigningKey is the fuzzed IdP's signing key, fixed so that committed
+// seeds hold tokens it signed; JWKS publishes its public half (kid k1).
+var SigningKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+
+// JWKS is the key set of SigningKey.
+const JWKS = `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","use":"sig","x":"6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw"}]}`
+
 // Planted lists the planted secrets.
 var Planted = []string{ClientSecret, Password, AccessToken, RefreshToken, IDToken}
 
@@ -59,24 +68,40 @@ func Status(n int) int {
 }
 
 // Replay answers the i-th request with the i-th answer, and every later
-// one with the last. Safe for concurrent use.
+// one with the last, and keeps what was sent. Safe for concurrent use.
 type Replay struct {
 	Answers []Answer
 	mu      sync.Mutex
-	n       int
+	sent    []Sent
+}
+
+// Sent is a request as it went out: where, and its body (the first 64 KiB).
+type Sent struct {
+	Method, URL string
+	Header      http.Header
+	Body        string
+}
+
+// Sent returns the requests sent so far, in order.
+func (r *Replay) Sent() []Sent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.sent)
 }
 
 // RoundTrip implements http.RoundTripper.
 func (r *Replay) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
 	if req.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(req.Body, 64<<10))
 		_ = req.Body.Close()
 	}
 	r.mu.Lock()
 	var a Answer
 	if len(r.Answers) > 0 {
-		a = r.Answers[min(r.n, len(r.Answers)-1)]
+		a = r.Answers[min(len(r.sent), len(r.Answers)-1)]
 	}
-	r.n++
+	r.sent = append(r.sent, Sent{Method: req.Method, URL: req.URL.String(), Header: req.Header.Clone(), Body: string(body)})
 	r.mu.Unlock()
 	h := a.Header.Clone()
 	if h == nil {

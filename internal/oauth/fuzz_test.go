@@ -241,7 +241,9 @@ func FuzzSessionChecks(f *testing.F) {
 			}
 		}
 		alive, err = oauth.SessionStatus(ctx, c, fuzzEndpoints.SessionStatus)
-		if err == nil && !alive {
+		if err != nil {
+			fuzzwire.NoPlanted(t, "session_status error", err.Error())
+		} else if !alive {
 			state, _ := jsonMember(body, "state")
 			if st != 200 || (state != "unknown" && state != "unauthenticated") {
 				t.Fatalf("session_status read dead from %d %q", st, body)
@@ -263,19 +265,15 @@ func promptError(u *url.URL) string {
 	return q.Get("error")
 }
 
-// fuzzKey signs the token FuzzParseJWKS verifies: a fixed Ed25519 key, so
-// the committed seeds hold its public half.
-var fuzzKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-
 // FuzzParseJWKS: a key set read from any bytes verifies a token only when
 // it holds the token's signing key: no JWK Set makes a signature of
 // another key, or an alg the set's key is not for, verify.
 func FuzzParseJWKS(f *testing.F) {
-	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw"}]}`))
+	f.Add([]byte(fuzzwire.JWKS))
 	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"k1","n":"AQ","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"","y":""}]}`))
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"sub": "canary01"})
 	tok.Header["kid"] = "k1"
-	signed, err := tok.SignedString(fuzzKey)
+	signed, err := tok.SignedString(fuzzwire.SigningKey)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -289,7 +287,7 @@ func FuzzParseJWKS(f *testing.F) {
 			return
 		}
 		key, _ := set.Keyfunc(parsed)
-		if k, ok := key.(ed25519.PublicKey); parsed.Method.Alg() != "EdDSA" || !ok || !k.Equal(fuzzKey.Public()) {
+		if k, ok := key.(ed25519.PublicKey); parsed.Method.Alg() != "EdDSA" || !ok || !k.Equal(fuzzwire.SigningKey.Public()) {
 			t.Fatalf("a token verified with alg %s and a key that did not sign it: %#v", parsed.Method.Alg(), key)
 		}
 	})
