@@ -128,7 +128,8 @@ func FuzzRefresh(f *testing.F) {
 
 // FuzzUserinfo: a token is dead at userinfo only for a configured dead
 // status (401 by default) or a 400/401/403 that says invalid_token (RFC
-// 6750 §3.1); alive only for 200.
+// 6750 §3.1); alive only for 200. The same answer from a protected
+// resource is dead only for its configured refusals.
 func FuzzUserinfo(f *testing.F) {
 	f.Add(401, "", []byte(`{"error":"invalid_token"}`))
 	f.Add(403, `Bearer error="insufficient_scope"`, []byte(`{}`))
@@ -154,6 +155,16 @@ func FuzzUserinfo(f *testing.F) {
 			if !slices.Contains(deadStatus, st) && !((st == 400 || st == 401 || st == 403) && saysInvalid) {
 				t.Fatalf("userinfo read dead from %d %q %q", st, wwwAuthenticate, body)
 			}
+		}
+		// A protected resource: alive for 2xx, dead only for its configured
+		// refusals (default 401 and 403).
+		resourceDead := []int{401, 403}
+		alive, err = oauth.Resource(ctx, c, http.MethodGet, "https://api.example/me", secret.New(fuzzwire.AccessToken), resourceDead)
+		switch {
+		case err != nil:
+			fuzzwire.NoPlanted(t, "resource error", err.Error())
+		case alive && (st < 200 || st > 299), !alive && !slices.Contains(resourceDead, st):
+			t.Fatalf("resource read alive=%v from %d", alive, st)
 		}
 	})
 }
