@@ -50,15 +50,16 @@ FUZZ_TARGETS := ./internal/config:FuzzParse ./internal/backchannel:FuzzBackchann
   ./internal/evidence:FuzzVerify ./internal/evidence:FuzzVerifyMutated ./probes/all:FuzzDriverAnswers \
   $(foreach t,FuzzIntrospect FuzzRefresh FuzzUserinfo FuzzDiscover FuzzTokenAnswer FuzzSessionChecks FuzzCodeLogin FuzzParseJWKS,./internal/oauth:$(t))
 FUZZTIME ?= 60s
-FUZZ_SMOKE_TIME ?= 1s
+FUZZFLAGS ?=
 
+# One worker: a second of fuzzing per target, so make test stays fast and leaves a core to the rest.
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=1s FUZZFLAGS=-parallel=1
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/revprober-fuzz.$$$$.log 2>&1 || \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg >/tmp/revprober-fuzz.$$$$.log 2>&1 || \
 	  { cat /tmp/revprober-fuzz.$$$$.log; rm -f /tmp/revprober-fuzz.$$$$.log; \
 	    echo "fuzz $$name found a crasher: it is in $$pkg/testdata/fuzz/$$name/ (commit it with the fix)"; exit 1; }; \
 	  grep -h '^PASS\|^ok' /tmp/revprober-fuzz.$$$$.log | tail -1; rm -f /tmp/revprober-fuzz.$$$$.log; \
