@@ -306,6 +306,27 @@ func redactErr(err error) error {
 	return err
 }
 
+// scrubErr scrubs the run's secrets from an error whose text quotes an
+// answer: net/http's client quotes a Location header it cannot parse, and
+// the server chose that header.
+func scrubErr(ctx context.Context, err error) error {
+	text := err.Error()
+	if clean := secretsFrom(ctx).Scrub(text); clean != text {
+		return &scrubbedError{text: clean, err: err}
+	}
+	return err
+}
+
+// scrubbedError prints scrubbed text and unwraps to the original error,
+// so that errors.Is and errors.As still see what failed.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
 // Response is a fully read, bounded response.
 type Response struct {
 	Status int
@@ -327,7 +348,7 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		if errors.As(err, &rte) {
 			return nil, rte
 		}
-		return nil, redactErr(err)
+		return nil, scrubErr(req.Context(), redactErr(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
