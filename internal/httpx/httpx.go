@@ -306,10 +306,14 @@ func redactErr(err error) error {
 	return err
 }
 
-// scrubErr scrubs the run's secrets from an error whose text quotes an
-// answer: net/http's client quotes a Location header it cannot parse, and
-// the server chose that header.
-func scrubErr(ctx context.Context, err error) error {
+// ScrubError scrubs the run's secrets from an error whose text quotes an
+// answer or a URL the server chose (net/http's client quotes a Location
+// header it cannot parse; a login follows the IdP's redirects). The result
+// unwraps to err, so its verdict reason and type stay visible.
+func ScrubError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
 	text := err.Error()
 	if clean := secretsFrom(ctx).Scrub(text); clean != text {
 		return &scrubbedError{text: clean, err: err}
@@ -348,7 +352,7 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		if errors.As(err, &rte) {
 			return nil, rte
 		}
-		return nil, scrubErr(req.Context(), redactErr(err))
+		return nil, ScrubError(req.Context(), redactErr(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))

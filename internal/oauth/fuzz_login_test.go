@@ -21,6 +21,7 @@ func FuzzCodeLogin(f *testing.F) {
 	login := []byte(`<form method="post" action="/login"><input name="username"><input type="password" name="password"><button>Sign in</button></form>`)
 	f.Add(200, "", login, 302, "https://rp.example/cb?code=c1&state={state}", []byte(``), 200, []byte(`{"access_token":"at","token_type":"Bearer"}`))
 	f.Add(302, "https://evil.example/login", login, 200, "", login, 200, []byte(``))
+	f.Add(302, "https://"+fuzzwire.Password+".example/login", login, 200, "", login, 200, []byte(``))
 	f.Add(200, "", []byte(`<form method="get" action="/login"><input name="user"><input type="password" name="pw"><input type="submit"></form>`), 200, "", login, 400, []byte(`{"error":"`+fuzzwire.Password+`"}`))
 	f.Fuzz(func(t *testing.T, s1 int, loc1 string, b1 []byte, s2 int, loc2 string, b2 []byte, s3 int, b3 []byte) {
 		answer := func(s int, loc string, b []byte) fuzzwire.Answer {

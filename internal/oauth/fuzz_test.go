@@ -229,6 +229,7 @@ func FuzzSessionChecks(f *testing.F) {
 	f.Add(200, "", []byte(`{"state":"unknown"}`))
 	f.Add(302, "https://rp.example/cb?error="+fuzzwire.AccessToken, []byte(``))
 	f.Add(200, "", []byte(`{"state":"`+fuzzwire.AccessToken+`"}`))
+	f.Add(302, "https://"+fuzzwire.AccessToken+".example/login", []byte(``))
 	f.Add(200, "", []byte(`{"state":"authenticated","auth_time":1}`))
 	f.Fuzz(func(t *testing.T, status int, location string, body []byte) {
 		ctx := fuzzwire.Run()

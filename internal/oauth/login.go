@@ -39,7 +39,15 @@ const maxLoginSteps = 16
 // Authorization header and no client credential (those go to the token
 // endpoint only); the password goes only in the body of the login form's
 // POST; cookies follow the jar's rules.
+//
+// The flow follows URLs the IdP chose, and its errors quote them: they are
+// scrubbed of the run's secrets.
 func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
+	t, err := codeLogin(ctx, rt, jar, ep, allowed, client, redirectURI, username, password, scopes)
+	return t, httpx.ScrubError(ctx, err)
+}
+
+func codeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
 	if ep.Authorization == "" {
 		return nil, errors.New("authorization-code login: the issuer offers no authorization_endpoint")
 	}
@@ -80,7 +88,7 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 			if sameEndpoint(loc, redirect) {
 				code, err := codeFrom(loc, state)
 				if err != nil {
-					return nil, fmt.Errorf("authorization-code login: %s", httpx.Scrub(ctx, err.Error()))
+					return nil, fmt.Errorf("authorization-code login: %w", err)
 				}
 				exOpts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
 				more, err := client.assertionOpts(ep.Token)
@@ -357,7 +365,14 @@ func attrOK(n *html.Node, key string) (string, bool) {
 // false on login_required or interaction_required. Redirects are followed
 // on the authorization endpoint's host and the hosts in allowed (a login
 // app that answers from the session, as Hydra's does with skip=true).
+// Its errors quote URLs and codes the IdP chose: they are scrubbed of the
+// run's secrets.
 func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostmatch.List, clientID, redirectURI string, scopes []string) (alive bool, err error) {
+	alive, err = promptNone(ctx, c, ep, allowed, clientID, redirectURI, scopes)
+	return alive, httpx.ScrubError(ctx, err)
+}
+
+func promptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostmatch.List, clientID, redirectURI string, scopes []string) (alive bool, err error) {
 	if ep.Authorization == "" {
 		return false, errors.New("prompt=none: no authorization_endpoint")
 	}
@@ -407,7 +422,7 @@ func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostm
 		case e == "consent_required" || e == "account_selection_required":
 			return true, nil
 		case e != "":
-			return false, fmt.Errorf("prompt=none: the IdP answered error %q", httpx.Scrub(ctx, e))
+			return false, fmt.Errorf("prompt=none: the IdP answered error %q", e)
 		}
 		return false, errors.New("prompt=none: redirect carries neither code nor error")
 	}

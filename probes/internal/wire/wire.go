@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,21 +84,6 @@ func Do(ctx context.Context, c *http.Client, r Request) (*httpx.Response, error)
 		return nil, verdict.Errorf(verdict.RevokeHTTPError, "%s: %v", r.Op, err)
 	}
 	return resp, nil
-}
-
-// Scrubbed returns err with its text scrubbed of the run's secrets and its
-// reason kept: for a driver whose error text quotes a value an answer
-// chose (a user id found by a lookup goes into the next request's URL), which
-// a hostile server can set to a credential the run sent it.
-func Scrubbed(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	text := httpx.Scrub(ctx, err.Error())
-	if text == err.Error() {
-		return err
-	}
-	return &verdict.Err{Reason: verdict.ReasonOf(err, verdict.RevokeHTTPError), Err: errors.New(text)}
 }
 
 // Call sends r and classifies the answer.
