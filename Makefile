@@ -45,7 +45,7 @@ unit:
 lint: fmt-check vet
 
 # The fuzz targets (docs/reliability.md#fuzzing), one `go test -fuzz` per target: go test fuzzes
-# one target per package per invocation. fuzz-smoke runs each for seconds (make test), fuzz longer.
+# one target per package per invocation. fuzz-smoke runs each for a second (make test), fuzz for FUZZTIME.
 FUZZ_TARGETS := ./internal/config:FuzzParse ./internal/backchannel:FuzzBackchannelLogout \
   ./internal/evidence:FuzzVerify ./internal/evidence:FuzzVerifyMutated ./probes/all:FuzzDriverAnswers \
   $(foreach t,FuzzIntrospect FuzzRefresh FuzzUserinfo FuzzDiscover FuzzTokenAnswer FuzzSessionChecks FuzzCodeLogin FuzzParseJWKS,./internal/oauth:$(t))
