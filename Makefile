@@ -15,7 +15,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
 
-.PHONY: all build install test unit lint vet fmt-check demo bench bench-profile tools-prometheus tools-redis tools-chromium tools-junitparser \
+.PHONY: all build install test unit fuzz fuzz-smoke lint vet fmt-check demo bench bench-profile tools-prometheus tools-redis tools-chromium tools-junitparser \
         test-rules test-e2e test-idps test-browser test-junit test-replicas test-kubernetes test-version docker clean apt-updated
 
 all: build
@@ -34,7 +34,7 @@ demo: build
 
 ## test: every test, from a clean checkout. The real identity providers' servers build (niced) while
 ## test-e2e mostly waits on Prometheus: on 2 cores that window hides most of Hydra's cold build.
-test: lint unit test-version test-rules test-dashboards test-kubernetes
+test: lint unit fuzz-smoke test-version test-rules test-dashboards test-kubernetes
 	@$(MAKE) --no-print-directory -j3 test-e2e idp-servers
 	@$(MAKE) --no-print-directory test-idps test-browser test-junit test-replicas
 	@echo "make test: all suites passed"
@@ -43,6 +43,27 @@ unit:
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 lint: fmt-check vet
+
+# The fuzz targets (docs/reliability.md#fuzzing), one `go test -fuzz` per target: go test fuzzes
+# one target per package per invocation. fuzz-smoke runs each for a second (make test), fuzz for FUZZTIME.
+FUZZ_TARGETS := ./internal/config:FuzzParse ./internal/backchannel:FuzzBackchannelLogout \
+  ./internal/evidence:FuzzVerify ./internal/evidence:FuzzVerifyMutated ./probes/all:FuzzDriverAnswers \
+  $(foreach t,FuzzIntrospect FuzzRefresh FuzzUserinfo FuzzDiscover FuzzTokenAnswer FuzzSessionChecks FuzzCodeLogin FuzzParseJWKS,./internal/oauth:$(t))
+FUZZTIME ?= 60s
+FUZZFLAGS ?=
+
+# One worker: a second of fuzzing per target, so make test stays fast and leaves a core to the rest.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=1s FUZZFLAGS=-parallel=1
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg >/tmp/revprober-fuzz.$$$$.log 2>&1 || \
+	  { cat /tmp/revprober-fuzz.$$$$.log; rm -f /tmp/revprober-fuzz.$$$$.log; \
+	    echo "fuzz $$name found a crasher: it is in $$pkg/testdata/fuzz/$$name/ (commit it with the fix)"; exit 1; }; \
+	  grep -h '^PASS\|^ok' /tmp/revprober-fuzz.$$$$.log | tail -1; rm -f /tmp/revprober-fuzz.$$$$.log; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

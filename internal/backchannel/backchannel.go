@@ -251,8 +251,10 @@ func (r *Receiver) receive(ctx context.Context, raw string) (string, error) {
 		return webguard.JWKSUnavailable, err
 	case err != nil:
 		return webguard.InvalidToken, err
-	case c.Events == nil || c.Events[LogoutEvent] == nil:
-		return webguard.InvalidToken, fmt.Errorf("events has no %s member", LogoutEvent)
+	case !isObject(c.Events[LogoutEvent]):
+		// §2.4: the member's value is a JSON object; anything else is not
+		// a logout event, whatever its name.
+		return webguard.InvalidToken, fmt.Errorf("events has no %s member holding a JSON object", LogoutEvent)
 	case c.Nonce != nil:
 		return webguard.InvalidToken, errors.New("a logout token must not carry nonce")
 	case c.Subject == "" && c.SID == "":
@@ -280,6 +282,11 @@ func (r *Receiver) receive(ctx context.Context, raw string) (string, error) {
 		return webguard.StaleToken, errors.New("issued before the run's revocation: not its notification")
 	}
 	return "", nil
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
 }
 
 // matches says whether a token for (sub, sid) ends the expected session.

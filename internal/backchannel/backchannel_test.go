@@ -78,6 +78,7 @@ func TestReceiver(t *testing.T) {
 		{"nonce", with(func(c jwt.MapClaims) { c["nonce"] = "n" }), 400, false},
 		{"no events", with(func(c jwt.MapClaims) { delete(c, "events") }), 400, false},
 		{"wrong event", with(func(c jwt.MapClaims) { c["events"] = map[string]any{"urn:other": map[string]any{}} }), 400, false},
+		{"logout event not an object", with(func(c jwt.MapClaims) { c["events"] = map[string]any{backchannel.LogoutEvent: 1} }), 400, false},
 		{"no sub and no sid", with(func(c jwt.MapClaims) { delete(c, "sub"); delete(c, "sid") }), 400, false},
 		{"other audience", with(func(c jwt.MapClaims) { c["aud"] = "someone-else" }), 400, false},
 		{"other issuer", with(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), 400, false},

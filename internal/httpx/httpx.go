@@ -182,6 +182,13 @@ func Remember(ctx context.Context, values ...string) {
 	}
 }
 
+// Scrub removes the secrets of the run ctx belongs to from text: for error
+// text that quotes a value an answer chose (an OAuth error code, a state),
+// which a hostile server can set to a credential the run sent it.
+func Scrub(ctx context.Context, text string) string {
+	return secretsFrom(ctx).Scrub(text)
+}
+
 type tracing struct{ next http.RoundTripper }
 
 func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -305,6 +312,31 @@ func redactErr(err error) error {
 	return err
 }
 
+// ScrubError scrubs the run's secrets from an error whose text quotes an
+// answer or a URL the server chose (net/http's client quotes a Location
+// header it cannot parse; a login follows the IdP's redirects). The result
+// unwraps to err, so its verdict reason and type stay visible.
+func ScrubError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	if clean := secretsFrom(ctx).Scrub(text); clean != text {
+		return &scrubbedError{text: clean, err: err}
+	}
+	return err
+}
+
+// scrubbedError prints scrubbed text and unwraps to the original error,
+// so that errors.Is and errors.As still see what failed.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
 // Response is a fully read, bounded response.
 type Response struct {
 	Status int
@@ -326,7 +358,7 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		if errors.As(err, &rte) {
 			return nil, rte
 		}
-		return nil, redactErr(err)
+		return nil, ScrubError(req.Context(), redactErr(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))

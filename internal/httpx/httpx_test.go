@@ -135,3 +135,22 @@ func TestSnippetOutsideARun(t *testing.T) {
 		t.Fatalf("got %q", resp.Snippet())
 	}
 }
+
+// TestUnparsableLocationScrubbed: net/http quotes a Location it cannot
+// parse in its error; the server chose it, and may echo the token the
+// request carried (found by FuzzSessionChecks).
+func TestUnparsableLocationScrubbed(t *testing.T) {
+	const token = "the-canary-access-token"
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "0%"+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(s.Close)
+	tr := &Trace{}
+	req, _ := http.NewRequestWithContext(WithTrace(context.Background(), tr), http.MethodGet, s.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	_, err := Do(Client(http.DefaultTransport, nil), req)
+	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "Location") {
+		t.Fatalf("want an error about the Location without the token, got %v", err)
+	}
+}

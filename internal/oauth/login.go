@@ -39,7 +39,15 @@ const maxLoginSteps = 16
 // Authorization header and no client credential (those go to the token
 // endpoint only); the password goes only in the body of the login form's
 // POST; cookies follow the jar's rules.
+//
+// The flow follows URLs the IdP chose, and its errors quote them: they are
+// scrubbed of the run's secrets.
 func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
+	t, err := codeLogin(ctx, rt, jar, ep, allowed, client, redirectURI, username, password, scopes)
+	return t, httpx.ScrubError(ctx, err)
+}
+
+func codeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep Endpoints, allowed hostmatch.List, client *ClientAuth, redirectURI, username string, password secret.Secret, scopes []string) (*Tokens, error) {
 	if ep.Authorization == "" {
 		return nil, errors.New("authorization-code login: the issuer offers no authorization_endpoint")
 	}
@@ -89,7 +97,7 @@ func CodeLogin(ctx context.Context, rt http.RoundTripper, jar http.CookieJar, ep
 				}
 				t, err := cfg.Exchange(withClient(ctx, c), code, append(exOpts, more...)...)
 				if err != nil {
-					return nil, fmt.Errorf("authorization-code login: code exchange at %s: %w", ep.Token, describeTokenError(err))
+					return nil, fmt.Errorf("authorization-code login: code exchange at %s: %w", ep.Token, describeTokenError(ctx, err))
 				}
 				toks := fromOAuth2(t)
 				toks.Jar = jar
@@ -357,7 +365,14 @@ func attrOK(n *html.Node, key string) (string, bool) {
 // false on login_required or interaction_required. Redirects are followed
 // on the authorization endpoint's host and the hosts in allowed (a login
 // app that answers from the session, as Hydra's does with skip=true).
+// Its errors quote URLs and codes the IdP chose: they are scrubbed of the
+// run's secrets.
 func PromptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostmatch.List, clientID, redirectURI string, scopes []string) (alive bool, err error) {
+	alive, err = promptNone(ctx, c, ep, allowed, clientID, redirectURI, scopes)
+	return alive, httpx.ScrubError(ctx, err)
+}
+
+func promptNone(ctx context.Context, c *http.Client, ep Endpoints, allowed hostmatch.List, clientID, redirectURI string, scopes []string) (alive bool, err error) {
 	if ep.Authorization == "" {
 		return false, errors.New("prompt=none: no authorization_endpoint")
 	}
@@ -440,7 +455,7 @@ func SessionStatus(ctx context.Context, c *http.Client, u string) (alive bool, e
 	case "unknown", "unauthenticated": // gone, or never completed (docs/wire-facts.md §1.8)
 		return false, nil
 	}
-	state := body.State
+	state := httpx.Scrub(ctx, body.State)
 	if len(state) > 40 {
 		state = state[:40] + "…"
 	}

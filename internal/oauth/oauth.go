@@ -276,7 +276,7 @@ func PasswordLogin(ctx context.Context, c *http.Client, ep Endpoints, client *Cl
 	cfg := client.oauth2Config(ep, "", scopes)
 	t, err := cfg.PasswordCredentialsToken(withClient(ctx, c), username, password.Reveal())
 	if err != nil {
-		return nil, fmt.Errorf("password login at %s: %w", ep.Token, describeTokenError(err))
+		return nil, fmt.Errorf("password login at %s: %w", ep.Token, describeTokenError(ctx, err))
 	}
 	if t.AccessToken == "" {
 		return nil, fmt.Errorf("password login at %s: no access_token in the answer", ep.Token)
@@ -334,8 +334,9 @@ func PostForm(ctx context.Context, c *http.Client, u string, client *ClientAuth,
 }
 
 // describeTokenError keeps the OAuth error code and drops the response
-// body from x/oauth2's error text.
-func describeTokenError(err error) error {
+// body from x/oauth2's error text. The code is the server's choice: it is
+// scrubbed of the run's secrets, as a quoted body is.
+func describeTokenError(ctx context.Context, err error) error {
 	var rte *httpx.RequestTimeoutError
 	if errors.As(err, &rte) {
 		return rte // it names the request itself
@@ -347,7 +348,7 @@ func describeTokenError(err error) error {
 			status = re.Response.StatusCode
 		}
 		if re.ErrorCode != "" {
-			return fmt.Errorf("status %d, error %q", status, re.ErrorCode)
+			return fmt.Errorf("status %d, error %q", status, httpx.Scrub(ctx, re.ErrorCode))
 		}
 		return fmt.Errorf("status %d", status)
 	}
@@ -375,7 +376,7 @@ func Refresh(ctx context.Context, c *http.Client, ep Endpoints, client *ClientAu
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" && re.Response != nil && re.Response.StatusCode == http.StatusBadRequest {
 			return false, nil, nil
 		}
-		return false, nil, fmt.Errorf("refresh at %s: %w", ep.Token, describeTokenError(err))
+		return false, nil, fmt.Errorf("refresh at %s: %w", ep.Token, describeTokenError(ctx, err))
 	}
 	if t.AccessToken == "" {
 		return false, nil, fmt.Errorf("refresh at %s: answer has no access_token", ep.Token)

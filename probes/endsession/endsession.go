@@ -127,7 +127,7 @@ func (e *endSession) Revoke(ctx context.Context, env *driver.Env) error {
 		if err != nil {
 			return verdict.Errorf(verdict.RevokeHTTPError, "end_session: %v", err)
 		}
-		if err := classify(endpoint, resp); err != nil {
+		if err := classify(ctx, endpoint, resp); err != nil {
 			return err
 		}
 		// Some OPs (oidc-provider) answer with a "sign out?" page; the
@@ -172,18 +172,20 @@ func confirm(ctx context.Context, env *driver.Env, prev *http.Request, resp *htt
 	if err != nil {
 		return verdict.Errorf(verdict.RevokeHTTPError, "end_session confirmation: %v", err)
 	}
-	return classify(u, r2)
+	return classify(ctx, u, r2)
 }
 
 // classify: a redirect (to post_logout_redirect_uri or a logout page) or a
 // logout page is accepted. Janssen's "session_not_passed" 400 means the OP
-// found no session to end.
-func classify(u *url.URL, resp *httpx.Response) error {
+// found no session to end. The URL may come from the OP's own page (a
+// confirmation form's action), whose path can echo the id_token_hint: it
+// is scrubbed of the run's secrets like a quoted body.
+func classify(ctx context.Context, u *url.URL, resp *httpx.Response) error {
 	switch resp.Status {
 	case http.StatusOK, http.StatusNoContent, http.StatusFound, http.StatusSeeOther:
 		return nil
 	}
-	se := &oauth.StatusError{Op: "end_session", URL: httpx.RedactURL(u), Status: resp.Status, Body: resp.Snippet()}
+	se := &oauth.StatusError{Op: "end_session", URL: httpx.Scrub(ctx, httpx.RedactURL(u)), Status: resp.Status, Body: resp.Snippet()}
 	switch {
 	case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
 		return &verdict.Err{Reason: verdict.RevokeUnauthorized, Err: se}

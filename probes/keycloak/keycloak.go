@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/revprober/revprober/internal/driver"
+	"github.com/revprober/revprober/internal/httpx"
 	"github.com/revprober/revprober/internal/verdict"
 	"github.com/revprober/revprober/probes/internal/wire"
 )
@@ -97,7 +98,12 @@ func (d *kc) Profile() verdict.Profile {
 		BackchannelLogout: true}
 }
 
+// Revoke's error may quote the user id a lookup found: it is scrubbed.
 func (d *kc) Revoke(ctx context.Context, env *driver.Env) error {
+	return httpx.ScrubError(ctx, d.revoke(ctx, env))
+}
+
+func (d *kc) revoke(ctx context.Context, env *driver.Env) error {
 	op := "keycloak user logout"
 	if d.consent {
 		op = "keycloak consent revocation"
