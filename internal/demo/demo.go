@@ -31,13 +31,18 @@ type Sim struct {
 	srv    *http.Server
 }
 
-// StartSim serves the simulator on addr ("127.0.0.1:0" picks a port).
+// StartSim serves a default simulator on addr ("127.0.0.1:0" picks a port).
 func StartSim(addr string, faults idpsim.Faults) (*Sim, error) {
+	return StartSimWith(addr, idpsim.Options{Faults: faults})
+}
+
+// StartSimWith serves the simulator opts describe on addr.
+func StartSimWith(addr string, opts idpsim.Options) (*Sim, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	s := idpsim.New(idpsim.Options{Faults: faults})
+	s := idpsim.New(opts)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &Sim{Server: s, URL: "http://" + ln.Addr().String(), srv: srv}, nil

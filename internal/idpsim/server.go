@@ -86,6 +86,7 @@ type Options struct {
 // Server is the simulator. It is an http.Handler.
 type Server struct {
 	users    []User
+	canaries int                       // the last canaries users are CanaryUsers(canaries)
 	userIdx  map[string]map[string]int // attribute (uid, mail, inum) → value → index in users (the first)
 	clients  map[string]*Client
 	features map[string]bool // empty: all enabled
@@ -135,6 +136,7 @@ func New(opts Options) *Server {
 	}
 	if n := cmp.Or(opts.Canaries, DefaultCanaries); n > 0 {
 		s.users = append(slices.Clone(s.users), CanaryUsers(n)...)
+		s.canaries = n
 	}
 	s.indexUsers()
 	clients := opts.Clients
