@@ -116,11 +116,14 @@ func run(ctx context.Context, n, minutes int, bin, logLevel string, keep bool) (
 	fmt.Println("min  runs/expected  skips            pass/fail/error  lag p50/p99      rss MB  cpu s  sim cpu s  sim ms/run  scrape s  MB / gzip MB")
 
 	b := &bench{n: n}
+	// Minutes count from the start of each sample (a scrape reads the
+	// counters when it starts), not from its end: a slow scrape must not
+	// stretch the next minute.
+	next := time.Now()
 	prev, err := b.sample(metricsURL, prober.Process.Pid, sim.Process.Pid)
 	if err != nil {
 		return 0, err
 	}
-	next := time.Now()
 	for m := 1; m <= minutes; m++ {
 		next = next.Add(time.Minute)
 		select {
