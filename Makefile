@@ -15,7 +15,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 export CGO_ENABLED ?= 0
 
-.PHONY: all build install test unit fuzz fuzz-smoke lint vet fmt-check demo bench bench-profile tools-prometheus tools-redis tools-chromium tools-junitparser \
+.PHONY: all build install test unit fuzz fuzz-smoke lint vet fmt-check demo bench bench-profile bench-scale tools-prometheus tools-redis tools-chromium tools-junitparser \
         test-rules test-e2e test-idps test-browser test-junit test-replicas test-kubernetes test-version docker clean apt-updated
 
 all: build
@@ -82,6 +82,14 @@ bench-profile: build
 	REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober $(GO) test -run '^$$' -bench 'Run/janssen-global-token-revocation/delay=0s' \
 	  -benchtime 200x -count 1 -cpuprofile $(BIN)/probe-cpu.prof -o $(BIN)/probe.test ./internal/probe/
 	$(GO) tool pprof -top -cum -nodecount 40 $(BIN)/probe.test $(BIN)/probe-cpu.prof
+
+## bench-scale: N probes on N canaries (interval 1 min) in `revprober run` against `revprober idpsim --users N`,
+## each in its own process, for MINUTES minutes; per-minute figures and a summary; exit 1 when a scale target is
+## missed (README "Scale"). Not part of make test: it takes the whole machine.
+N       ?= 10000
+MINUTES ?= 10
+bench-scale: build
+	$(GO) run ./test/scale -bin $(CURDIR)/$(BIN)/revprober -n $(N) -minutes $(MINUTES)
 
 # --- tools, installed on demand (Debian packages) ---------------------------
 apt-updated:

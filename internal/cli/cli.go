@@ -47,7 +47,7 @@ Usage:
   revprober demo [--once] [flags]       probe the built-in simulator (make demo)
   revprober check-config -c FILE        validate a config offline (--no-secrets: without them); exit 0 or 3
   revprober preflight -c FILE [flags]   log in and run the positive control of every probe, revoke nothing; exit 0, 2 or 3
-  revprober idpsim --listen ADDR        serve the Janssen-compatible simulator
+  revprober idpsim --listen ADDR        serve the Janssen-compatible simulator (--users N: canary00001 …)
   revprober drivers                     list the revocation endpoint drivers
   revprober version
 

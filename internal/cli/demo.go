@@ -34,7 +34,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	sim, f, code := startSim(*simListen, faults, stderr)
+	sim, f, code := startSim(*simListen, faults, idpsim.DefaultCanaries, stderr) // one canary per demo probe
 	if sim == nil {
 		return code
 	}
@@ -75,33 +75,39 @@ func cmdIdpsim(args []string, stdout, stderr io.Writer) int {
 	var faults multiFlag
 	fs.Var(&faults, "fault", "fault to switch on, repeatable: "+fmt.Sprint(idpsim.FaultNames)+" (delay=DURATION, slow=DURATION, resurrect=DURATION)")
 	printConfig := fs.Bool("print-config", false, "print a ready revprober config for the simulator at --listen (its clients, users and passwords) and exit")
+	users := fs.Int("users", idpsim.DefaultCanaries, "generated canary users besides canary01 and canary02: canary00001 … with password canary-password-00001 … (the number zero-padded to 5 digits, wider past 99999); mail canaryN@example.com, inum CANARYN")
 	if err := fs.Parse(args); err != nil {
 		return ExitConfig
 	}
-	if *printConfig {
-		return printSimConfig(*listen, stdout, stderr)
+	if *users < 0 {
+		fmt.Fprintln(stderr, "--users: give 0 or more canaries")
+		return ExitConfig
 	}
-	sim, _, code := startSim(*listen, faults, stderr)
+	if *printConfig {
+		return printSimConfig(*listen, *users, stdout, stderr)
+	}
+	sim, _, code := startSim(*listen, faults, *users, stderr)
 	if sim == nil {
 		return code
 	}
 	defer sim.Close()
-	fmt.Fprintf(stdout, "simulator listening on %s (issuer %s/jans-auth)\n", sim.URL, sim.URL)
+	fmt.Fprintf(stdout, "simulator listening on %s (issuer %s/jans-auth, %d users)\n", sim.URL, sim.URL, len(sim.Server.Users()))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	return 0
 }
 
-// startSim parses the --fault flags and starts the simulator; on error it
-// says why and returns the exit code.
-func startSim(listen string, faults []string, stderr io.Writer) (*demo.Sim, idpsim.Faults, int) {
+// startSim parses the --fault flags and starts the simulator with that many
+// generated canaries (0: the default); on error it says why and returns the
+// exit code.
+func startSim(listen string, faults []string, canaries int, stderr io.Writer) (*demo.Sim, idpsim.Faults, int) {
 	f, err := idpsim.ParseFaults(faults)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, f, ExitConfig
 	}
-	sim, err := demo.StartSim(listen, f)
+	sim, err := demo.StartSimWith(listen, idpsim.Options{Faults: f, Canaries: simCanaries(canaries)})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, f, 1
@@ -109,9 +115,18 @@ func startSim(listen string, faults []string, stderr io.Writer) (*demo.Sim, idps
 	return sim, f, 0
 }
 
+// simCanaries turns --users into idpsim.Options.Canaries, whose 0 means
+// the default.
+func simCanaries(users int) int {
+	if users == 0 {
+		return -1
+	}
+	return users
+}
+
 // printSimConfig prints a ready config for a simulator served at listen,
-// built from the data of a simulator made as `idpsim` makes it.
-func printSimConfig(listen string, stdout, stderr io.Writer) int {
+// built from the data of a simulator made as `idpsim --users` makes it.
+func printSimConfig(listen string, users int, stdout, stderr io.Writer) int {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil || port == "0" || port == "" {
 		fmt.Fprintf(stderr, "--listen %q: give the simulator's fixed host:port\n", listen)
@@ -120,7 +135,7 @@ func printSimConfig(listen string, stdout, stderr io.Writer) int {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1" // listening on every address: reach it on loopback
 	}
-	y, err := demo.SimConfig(idpsim.New(idpsim.Options{}), "http://"+net.JoinHostPort(host, port))
+	y, err := demo.SimConfig(idpsim.New(idpsim.Options{Canaries: simCanaries(users)}), "http://"+net.JoinHostPort(host, port))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -11,17 +11,18 @@ import (
 	"github.com/revprober/revprober/internal/idpsim"
 )
 
-// TestIdpsimPrintConfig: `idpsim --print-config` prints a config that
-// works against the simulator as it is: every user a canary (with its
-// password and attributes), the clients it registers, and every probe
-// passes.
+// TestIdpsimPrintConfig: `idpsim --users 3 --print-config` prints a
+// config that works against the simulator `idpsim --users 3` serves: every
+// user a canary (with its password and attributes: canary01, canary02 and
+// canary00001 … canary00003), the clients it registers, the scheme of the
+// generated canaries' passwords, and every probe passes.
 func TestIdpsimPrintConfig(t *testing.T) {
 	sim := idpsim.New(idpsim.Options{})
 	ts := httptest.NewServer(sim)
 	defer ts.Close()
 	listen := strings.TrimPrefix(ts.URL, "http://")
 
-	code, out, errOut := run(t, "idpsim", "--listen", listen, "--print-config")
+	code, out, errOut := run(t, "idpsim", "--listen", listen, "--users", "3", "--print-config")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
@@ -41,7 +42,10 @@ func TestIdpsimPrintConfig(t *testing.T) {
 	if len(cfg.Warnings) != 0 {
 		t.Errorf("warnings: %v", cfg.Warnings)
 	}
-	users := sim.Users()
+	users := idpsim.New(idpsim.Options{Canaries: 3}).Users()
+	if !strings.Contains(out, "#   and 3 generated canaries (idpsim --users), canary00001 … canary00003:\n#   canaryN / canary-password-N,") {
+		t.Errorf("the header does not give the generated canaries' scheme:\n%s", out)
+	}
 	if len(cfg.Targets) != len(users) {
 		t.Fatalf("%d targets for %d users", len(cfg.Targets), len(users))
 	}

@@ -98,7 +98,7 @@ func TestJUnitFail(t *testing.T) {
 		t.Fatal("the introspection case did not fail")
 	}
 	// The message says what stayed alive: artifact, check, canary, deadline.
-	for _, want := range []string{"access_token still alive at the propagation deadline", "introspection check", "canary canary01", "5s after the revocation"} {
+	for _, want := range []string{"access_token still alive at the propagation deadline", "introspection check", "canary canary00001", "5s after the revocation"} {
 		if !strings.Contains(intro.Failure.Message, want) {
 			t.Errorf("failure message %q lacks %q", intro.Failure.Message, want)
 		}

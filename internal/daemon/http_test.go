@@ -263,7 +263,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		}
 	}
 	// The run page of the run just made, too.
-	a := sre.do("POST", "/probes/janssen-sim/rfc7009-refresh/run", "", same)
+	a := sre.do("POST", "/probes/janssen-rfc7009-sim/rfc7009-refresh/run", "", same)
 	if a.code != 303 {
 		t.Fatalf("run now: %d", a.code)
 	}

@@ -31,13 +31,18 @@ type Sim struct {
 	srv    *http.Server
 }
 
-// StartSim serves the simulator on addr ("127.0.0.1:0" picks a port).
+// StartSim serves a default simulator on addr ("127.0.0.1:0" picks a port).
 func StartSim(addr string, faults idpsim.Faults) (*Sim, error) {
+	return StartSimWith(addr, idpsim.Options{Faults: faults})
+}
+
+// StartSimWith serves the simulator opts describe on addr.
+func StartSimWith(addr string, opts idpsim.Options) (*Sim, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	s := idpsim.New(idpsim.Options{Faults: faults})
+	s := idpsim.New(opts)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return &Sim{Server: s, URL: "http://" + ln.Addr().String(), srv: srv}, nil
@@ -68,15 +73,14 @@ func ConfigYAML(p Params) []byte {
 		p.Deadline = "5s"
 	}
 	if p.Hold == "" {
-		// Short: most demo probes share canary01, whose runs must all fit
-		// in the 15s interval.
-		p.Hold = "250ms"
+		p.Hold = "250ms" // short: the demo answers within about one deadline
 	}
 	if p.Listen == "" {
 		p.Listen = "127.0.0.1:9543"
 	}
 	var b bytes.Buffer
-	t := template.Must(template.ParseFS(templates, "demo.yml.tmpl", "targets_*.yml.tmpl"))
+	t := template.Must(template.New("demo").Funcs(template.FuncMap{"canary": canary, "target": target}).
+		ParseFS(templates, "demo.yml.tmpl", "targets_*.yml.tmpl"))
 	if err := t.ExecuteTemplate(&b, "demo.yml.tmpl", p); err != nil {
 		panic(err) // the templates are embedded: a failure is a bug caught by tests
 	}
@@ -88,6 +92,31 @@ func ConfigYAML(p Params) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// canaries are the simulator's generated canary users the demo probes
+// log in, one per probe: a default simulator has them all
+// (idpsim.DefaultCanaries).
+var canaries = idpsim.CanaryUsers(idpsim.DefaultCanaries)
+
+// canary is the demo's canary number n (from 1).
+func canary(n int) (idpsim.User, error) {
+	if n < 1 || n > len(canaries) {
+		return idpsim.User{}, fmt.Errorf("canary %d: the simulator has canaries 1 to %d (idpsim.DefaultCanaries)", n, len(canaries))
+	}
+	return canaries[n-1], nil
+}
+
+// simTarget is the argument of the "sim-target" template.
+type simTarget struct {
+	P    Params
+	Name string
+	U    idpsim.User
+}
+
+func target(p Params, name string, n int) (simTarget, error) {
+	u, err := canary(n)
+	return simTarget{P: p, Name: name, U: u}, err
 }
 
 // Config parses the demo configuration through the same path as a user's.

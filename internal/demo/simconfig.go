@@ -16,8 +16,8 @@ import (
 // baseURL (`revprober idpsim --print-config`), from the simulator's own
 // users and clients: one target per user, so each user is a canary of
 // its own and `once` probes them all at the same time. A header lists
-// every client and user with its secret: the simulator's are public test
-// data.
+// every client and named user with its secret, and the scheme of the
+// generated canaries: the simulator's are public test data.
 func SimConfig(s *idpsim.Server, baseURL string) ([]byte, error) {
 	clients := s.Clients()
 	admin := slices.IndexFunc(clients, func(c idpsim.Client) bool {
@@ -31,8 +31,10 @@ func SimConfig(s *idpsim.Server, baseURL string) ([]byte, error) {
 		return nil, errors.New("the simulator has no client with global_token_revocation, no client with a redirect URI, or no user")
 	}
 	var b bytes.Buffer
+	named, generated := users[:len(users)-s.Canaries()], users[len(users)-s.Canaries():]
 	err := simConfigTemplate.Execute(&b, map[string]any{
-		"URL": baseURL, "Clients": clients, "Users": users, "Admin": clients[admin], "Login": clients[login],
+		"URL": baseURL, "Clients": clients, "Users": users, "Named": named, "Generated": generated,
+		"Admin": clients[admin], "Login": clients[login],
 	})
 	return b.Bytes(), err
 }
@@ -44,7 +46,7 @@ func yamlString(s string) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-var simConfigTemplate = template.Must(template.New("sim").Funcs(template.FuncMap{"q": yamlString, "join": strings.Join}).Parse(
+var simConfigTemplate = template.Must(template.New("sim").Funcs(template.FuncMap{"q": yamlString, "join": strings.Join, "dec": func(n int) int { return n - 1 }}).Parse(
 	`# A ready revprober configuration for the simulator at {{.URL}}
 # (written by revprober idpsim --print-config). With the simulator running:
 #   ./bin/revprober preflight -c sim.yml   # logs in, revokes nothing
@@ -56,8 +58,12 @@ var simConfigTemplate = template.Must(template.New("sim").Funcs(template.FuncMap
 #   {{.ID}} / {{.Secret}}: {{join .GrantTypes " "}}; {{join .Scopes " "}}
 {{- end}}
 # Its users (username / password, mail, DN):
-{{- range .Users}}
+{{- range .Named}}
 #   {{.UID}} / {{.Password}}, {{.Mail}}, {{.DN}}
+{{- end}}
+{{- with .Generated}}{{$first := index . 0}}{{$last := index . (len . | dec)}}
+#   and {{len .}} generated canaries (idpsim --users), {{$first.UID}} … {{$last.UID}}:
+#   canaryN / canary-password-N, canaryN@example.com, inum=CANARYN,ou=people,o=jans
 {{- end}}
 global:
   listen: "127.0.0.1:9543"

@@ -25,15 +25,15 @@ const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
 type logoutTarget struct{ uri, client, sub, sid string }
 
-// logoutTargets lists, for the live sessions that match, the (session,
-// client) pairs to notify. Call it before the sessions are revoked.
-func (s *Server) logoutTargets(match func(*session) bool) []logoutTarget {
+// logoutTargets lists, for the user's live sessions that match, the
+// (session, client) pairs to notify. Call it before the sessions are revoked.
+func (s *Server) logoutTargets(inum string, match func(*session) bool) []logoutTarget {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	var out []logoutTarget
 	seen := map[[2]string]bool{}
-	for _, g := range s.st.grants {
+	for _, g := range s.st.userLocked(inum).grants {
 		ss, ok := s.st.sessions[g.session]
 		if g.session == "" || !ok || !s.sessionAliveLocked(ss, now) || !match(ss) {
 			continue

@@ -8,6 +8,9 @@ import (
 // Users are the users the simulator logs in (copies).
 func (s *Server) Users() []User { return slices.Clone(s.users) }
 
+// Canaries is how many generated canary users (CanaryUsers) end Users.
+func (s *Server) Canaries() int { return s.canaries }
+
 // Clients are the registered clients, by id (copies).
 func (s *Server) Clients() []Client {
 	out := make([]Client, 0, len(s.clients))

@@ -391,8 +391,8 @@ func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	// 200 whether or not the user exists: Janssen does not disclose it.
 	if u, ok := s.userBy(r.PostForm.Get("user_criterion_key"), r.PostForm.Get("user_criterion_value")); ok {
-		s.revokeSessions(r, func(ss *session) bool {
-			return ss.user == u.Inum && ss.state == "authenticated"
+		s.revokeSessions(r, u.Inum, func(ss *session) bool {
+			return ss.state == "authenticated"
 		}, kill{sessions: true})
 	}
 	w.WriteHeader(http.StatusOK)
@@ -476,8 +476,9 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if sessID != "" {
 		match := func(ss *session) bool { return ss.id == sessID }
-		targets := s.logoutTargets(match) // back-channel logout (backchannel.go)
-		s.revokeSessions(r, match, killAll)
+		owner := s.sessionOwner(sessID)
+		targets := s.logoutTargets(owner, match) // back-channel logout (backchannel.go)
+		s.revokeSessions(r, owner, match, killAll)
 		s.sendLogoutTokens(r, 0, targets)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: janssenBase, MaxAge: -1, HttpOnly: true})

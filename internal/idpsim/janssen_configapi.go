@@ -44,8 +44,8 @@ func (s *Server) handleConfigAPIDeleteUserSessions(w http.ResponseWriter, r *htt
 	}
 	// The sessions and their grants' access and id tokens; refresh tokens
 	// survive, and ROPC grants (no session) are not touched.
-	s.revokeSessions(r, func(ss *session) bool {
-		return ss.user == u.Inum && ss.state == "authenticated"
+	s.revokeSessions(r, u.Inum, func(ss *session) bool {
+		return ss.state == "authenticated"
 	}, kill{access: true, sessions: true})
 	w.WriteHeader(http.StatusOK) // 200, although the API documents 204
 }

@@ -19,15 +19,18 @@
 package idpsim
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +68,10 @@ func (c *Client) hasGrantType(g string) bool { return slices.Contains(c.GrantTyp
 
 // Options configures New. The zero value gives a usable server.
 type Options struct {
-	Users           []User   // nil: DefaultUsers()
+	Users []User // nil: DefaultUsers()
+	// Canaries is how many generated canary users (CanaryUsers: canary00001
+	// …) follow Users: 0 means DefaultCanaries, a negative number none.
+	Canaries        int
 	Clients         []Client // nil: DefaultClients()
 	Faults          Faults
 	Features        []string         // enabled Janssen feature flags; empty = everything enabled, as Janssen does
@@ -80,6 +86,8 @@ type Options struct {
 // Server is the simulator. It is an http.Handler.
 type Server struct {
 	users    []User
+	canaries int                       // the last canaries users are CanaryUsers(canaries)
+	userIdx  map[string]map[string]int // attribute (uid, mail, inum) → value → index in users (the first)
 	clients  map[string]*Client
 	features map[string]bool // empty: all enabled
 	now      func() time.Time
@@ -126,6 +134,11 @@ func New(opts Options) *Server {
 	if s.users == nil {
 		s.users = DefaultUsers()
 	}
+	if n := cmp.Or(opts.Canaries, DefaultCanaries); n > 0 {
+		s.users = append(slices.Clone(s.users), CanaryUsers(n)...)
+		s.canaries = n
+	}
+	s.indexUsers()
 	clients := opts.Clients
 	if clients == nil {
 		clients = DefaultClients()
@@ -203,6 +216,26 @@ func DefaultUsers() []User {
 	}
 }
 
+// DefaultCanaries is how many generated canaries a simulator has unless told
+// otherwise: one for each probe of the built-in demo (internal/demo), which
+// gives every probe a canary of its own.
+const DefaultCanaries = 20
+
+// CanaryUsers are n generated canary users, numbered from 1 and zero-padded
+// to five digits (wider past 99999): uid canary00001, password
+// canary-password-00001, mail canary00001@example.com, inum CANARY00001.
+// The scheme is public test data (README, idpsim --help).
+func CanaryUsers(n int) []User {
+	width := max(5, len(strconv.Itoa(n)))
+	out := make([]User, n)
+	for i := range out {
+		num := fmt.Sprintf("%0*d", width, i+1)
+		out[i] = User{Inum: "CANARY" + num, UID: "canary" + num, Mail: "canary" + num + "@example.com",
+			Password: "canary-password-" + num}
+	}
+	return out
+}
+
 // DefaultClients are the prober's admin client, the canary's app client and an
 // admin client lacking the revocation scopes (for negative tests).
 func DefaultClients() []Client {
@@ -262,29 +295,46 @@ func issuer(r *http.Request) string {
 // LDAP attribute names do (lenient for Janssen's SQL back-ends, which the
 // reference does not cover).
 func (s *Server) userBy(attr, value string) (User, bool) {
-	get := map[string]func(User) string{
-		"uid":  func(u User) string { return u.UID },
-		"mail": func(u User) string { return u.Mail },
-		"inum": func(u User) string { return u.Inum },
-	}[strings.ToLower(attr)]
-	if get == nil || value == "" {
+	if userAttrs[strings.ToLower(attr)] == nil || value == "" {
 		return User{}, false
 	}
-	for _, u := range s.users {
-		if get(u) == value {
-			return u, true
-		}
+	if i, ok := s.userIdx[strings.ToLower(attr)][value]; ok {
+		return s.users[i], true
 	}
 	return User{}, false
+}
+
+// userAttrs are the user attributes userBy looks up.
+var userAttrs = map[string]func(User) string{
+	"uid":  func(u User) string { return u.UID },
+	"mail": func(u User) string { return u.Mail },
+	"inum": func(u User) string { return u.Inum },
+}
+
+// indexUsers builds userIdx: a lookup must not cost more with 10,000 users.
+func (s *Server) indexUsers() {
+	s.userIdx = map[string]map[string]int{}
+	for attr, get := range userAttrs {
+		m := map[string]int{}
+		for i, u := range s.users {
+			if _, dup := m[get(u)]; !dup {
+				m[get(u)] = i // the first match wins, as a scan would find it
+			}
+		}
+		s.userIdx[attr] = m
+	}
 }
 
 // userByDN finds a user by distinguished name, for the config-api's
 // /session/user/{userDn}. A DN is not an attribute: userBy does not take it.
 func (s *Server) userByDN(dn string) (User, bool) {
-	for _, u := range s.users {
-		if dn != "" && u.DN() == dn {
-			return u, true
-		}
+	inum, ok := strings.CutPrefix(dn, "inum=")
+	if !ok {
+		return User{}, false
+	}
+	inum, _, _ = strings.Cut(inum, ",")
+	if u, ok := s.userBy("inum", inum); ok && u.DN() == dn {
+		return u, true
 	}
 	return User{}, false
 }

@@ -17,8 +17,17 @@ import (
 //     survived, as after the config-api delete) live;
 //   - introspection-always-active can still "know" a revoked token.
 //
-// Entries are only dropped once expired (or, for sessions, once dead): a live
-// token that vanished would look revoked and spoil the prober's verdict.
+// Entries are dropped once expired, or once dead for good (killed, the kill
+// in the past, and no fault that still needs them: resurrect brings them
+// back, introspection-always-active still "knows" them). An unknown token
+// answers as a revoked one everywhere a prober looks (introspection inactive,
+// userinfo 401, refresh invalid_grant), so dropping a dead entry changes no
+// verdict, while a live token that vanished would look revoked and spoil
+// one. Memory then follows what is alive, not the hours of history.
+//
+// Every session and grant of a user is also indexed under the user (inum):
+// a revocation touches only that user's entries, so its cost does not grow
+// with the other users or with time.
 
 type session struct {
 	id       string // the session_id cookie value (a secret)
@@ -45,6 +54,7 @@ type grant struct {
 }
 
 type tokenEntry struct {
+	value     string // the token itself (the key of the access or refresh map)
 	grant     *grant
 	isRefresh bool
 	iat, exp  time.Time
@@ -61,20 +71,88 @@ type authCode struct {
 
 type state struct {
 	sessions map[string]*session
+	bySID    map[string]*session // the public sid → its session
 	grants   map[string]*grant
 	access   map[string]*tokenEntry
 	refresh  map[string]*tokenEntry
 	codes    map[string]*authCode
+	users    map[string]*userEntries // inum → the user's sessions and grants
 	lastGC   time.Time
+}
+
+// userEntries index one user's sessions and grants (by id). Grants without a
+// user (client_credentials) are not indexed: no revocation looks for them.
+type userEntries struct {
+	sessions map[string]*session
+	grants   map[string]*grant
 }
 
 func newState() state {
 	return state{
 		sessions: map[string]*session{},
+		bySID:    map[string]*session{},
 		grants:   map[string]*grant{},
 		access:   map[string]*tokenEntry{},
 		refresh:  map[string]*tokenEntry{},
 		codes:    map[string]*authCode{},
+		users:    map[string]*userEntries{},
+	}
+}
+
+// userLocked returns the user's entries (empty, not nil, for a user with none).
+func (st *state) userLocked(inum string) *userEntries {
+	if u, ok := st.users[inum]; ok {
+		return u
+	}
+	return &userEntries{}
+}
+
+// indexLocked returns the user's entries, creating them.
+func (st *state) indexLocked(inum string) *userEntries {
+	u, ok := st.users[inum]
+	if !ok {
+		u = &userEntries{sessions: map[string]*session{}, grants: map[string]*grant{}}
+		st.users[inum] = u
+	}
+	return u
+}
+
+func (st *state) addSessionLocked(ss *session) {
+	st.sessions[ss.id] = ss
+	st.bySID[ss.sid] = ss
+	st.indexLocked(ss.user).sessions[ss.id] = ss
+}
+
+func (st *state) dropSessionLocked(ss *session) {
+	delete(st.sessions, ss.id)
+	delete(st.bySID, ss.sid)
+	if u, ok := st.users[ss.user]; ok {
+		delete(u.sessions, ss.id)
+		st.forgetUserIfEmptyLocked(ss.user, u)
+	}
+}
+
+func (st *state) addGrantLocked(g *grant) {
+	st.grants[g.id] = g
+	if g.user != "" {
+		st.indexLocked(g.user).grants[g.id] = g
+	}
+}
+
+func (st *state) dropGrantLocked(g *grant) {
+	for _, e := range slices.Clone(g.tokens) {
+		st.dropTokenLocked(e)
+	}
+	delete(st.grants, g.id)
+	if u, ok := st.users[g.user]; ok {
+		delete(u.grants, g.id)
+		st.forgetUserIfEmptyLocked(g.user, u)
+	}
+}
+
+func (st *state) forgetUserIfEmptyLocked(inum string, u *userEntries) {
+	if len(u.sessions) == 0 && len(u.grants) == 0 {
+		delete(st.users, inum)
 	}
 }
 
@@ -159,7 +237,9 @@ func (s *Server) revokeGrant(r *http.Request, grantID string, k kill) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g, ok := s.st.grants[grantID]; ok {
-		killGrantLocked(g, k, at, s.now())
+		now := s.now()
+		killGrantLocked(g, k, at, now)
+		s.st.dropGoneTokensLocked(g, now, keepsDead(s.Faults()))
 	}
 }
 
@@ -171,31 +251,30 @@ func (s *Server) revokeUser(r *http.Request, inum string, k kill) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	u := s.st.userLocked(inum)
 	if k.sessions {
-		for _, ss := range s.st.sessions {
-			if ss.user == inum {
-				ss.killedAt = earliest(ss.killedAt, at)
-			}
+		for _, ss := range u.sessions {
+			ss.killedAt = earliest(ss.killedAt, at)
 		}
 	}
-	for _, g := range s.st.grants {
-		if g.user == inum {
-			killGrantLocked(g, k, at, now)
-		}
+	for _, g := range u.grants {
+		killGrantLocked(g, k, at, now)
 	}
+	s.pruneUserLocked(inum, now)
 }
 
-// revokeSessions kills the live sessions that match (when k.sessions) and the
-// tokens, as k says, of the grants issued from them. Grants without a session
-// (ROPC, client_credentials) are never touched. It returns how many live
-// sessions matched, whatever the faults did.
-func (s *Server) revokeSessions(r *http.Request, match func(*session) bool, k kill) int {
+// revokeSessions kills the user's live sessions that match (when k.sessions)
+// and the tokens, as k says, of the grants issued from them. Grants without a
+// session (ROPC, client_credentials) are never touched. It returns how many
+// live sessions matched, whatever the faults did.
+func (s *Server) revokeSessions(r *http.Request, inum string, match func(*session) bool, k kill) int {
 	k, at := s.effect(r, k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	u := s.st.userLocked(inum)
 	hit := map[string]bool{}
-	for _, ss := range s.st.sessions {
+	for _, ss := range u.sessions {
 		if !s.sessionAliveLocked(ss, now) || !match(ss) {
 			continue
 		}
@@ -204,11 +283,12 @@ func (s *Server) revokeSessions(r *http.Request, match func(*session) bool, k ki
 			ss.killedAt = earliest(ss.killedAt, at)
 		}
 	}
-	for _, g := range s.st.grants {
+	for _, g := range u.grants {
 		if g.session != "" && hit[g.session] {
 			killGrantLocked(g, k, at, now)
 		}
 	}
+	s.pruneUserLocked(inum, now)
 	return len(hit)
 }
 
@@ -217,12 +297,23 @@ func (s *Server) liveSessions(inum, state string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now, n := s.now(), 0
-	for _, ss := range s.st.sessions {
-		if ss.user == inum && (state == "" || ss.state == state) && s.sessionAliveLocked(ss, now) {
+	for _, ss := range s.st.userLocked(inum).sessions {
+		if (state == "" || ss.state == state) && s.sessionAliveLocked(ss, now) {
 			n++
 		}
 	}
 	return n
+}
+
+// sessionOwner is the user (inum) of the session with this cookie value,
+// alive or not; "" when unknown.
+func (s *Server) sessionOwner(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss, ok := s.st.sessions[id]; ok {
+		return ss.user
+	}
+	return ""
 }
 
 // ---- sessions ----
@@ -239,7 +330,7 @@ func (s *Server) newSession(inum string) session {
 	s.gcLocked(now)
 	ss := &session{id: randomToken(), sid: randomToken()[:22], user: inum, state: "authenticated",
 		created: now, expires: now.Add(sessionTTL)}
-	s.st.sessions[ss.id] = ss
+	s.st.addSessionLocked(ss)
 	return *ss
 }
 
@@ -258,10 +349,8 @@ func (s *Server) liveSession(id string) (session, bool) {
 func (s *Server) sessionBySID(sid string) (session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, ss := range s.st.sessions {
-		if ss.sid == sid {
-			return *ss, true
-		}
+	if ss, ok := s.st.bySID[sid]; ok {
+		return *ss, true
 	}
 	return session{}, false
 }
@@ -322,7 +411,7 @@ func (s *Server) newGrant(user, client, sessionID string, scopes []string, withR
 	s.gcLocked(now)
 	g := &grant{id: randomToken(), user: user, client: client, session: sessionID,
 		scopes: scopes, offline: slices.Contains(scopes, "offline_access")}
-	s.st.grants[g.id] = g
+	s.st.addGrantLocked(g)
 	return s.mintLocked(g, withRefresh, now)
 }
 
@@ -332,13 +421,14 @@ func (s *Server) mintLocked(g *grant, withRefresh bool, now time.Time) issued {
 	out := issued{accessExp: now.Add(s.atTTL), issuedAt: now,
 		scopes: g.scopes, user: g.user, client: g.client, sessID: g.session}
 	out.access = s.accessTokenLocked(g, now, out.accessExp) // opaque, or a JWT (signing.go)
-	s.addTokenLocked(s.st.access, out.access, &tokenEntry{grant: g, iat: now, exp: out.accessExp,
+	s.st.addTokenLocked(out.access, &tokenEntry{grant: g, iat: now, exp: out.accessExp,
 		killedAt: inherit(g.pendingAccess, now)})
 	if withRefresh {
-		s.dropTokenLocked(s.st.refresh, g.refresh)
+		if e, ok := s.st.refresh[g.refresh]; ok {
+			s.st.dropTokenLocked(e)
+		}
 		out.refresh = randomToken()
-		g.refresh = out.refresh
-		s.addTokenLocked(s.st.refresh, out.refresh, &tokenEntry{grant: g, isRefresh: true, iat: now,
+		s.st.addTokenLocked(out.refresh, &tokenEntry{grant: g, isRefresh: true, iat: now,
 			exp: now.Add(s.rtTTL), killedAt: inherit(g.pendingRefresh, now)})
 	}
 	return out
@@ -352,17 +442,30 @@ func inherit(pending, now time.Time) time.Time {
 	return time.Time{}
 }
 
-func (s *Server) addTokenLocked(m map[string]*tokenEntry, tok string, e *tokenEntry) {
-	m[tok] = e
+// addTokenLocked indexes a token under its value and its grant; a refresh
+// token becomes the grant's current one.
+func (st *state) addTokenLocked(tok string, e *tokenEntry) {
+	e.value = tok
+	if e.isRefresh {
+		st.refresh[tok] = e
+		e.grant.refresh = tok
+	} else {
+		st.access[tok] = e
+	}
 	e.grant.tokens = append(e.grant.tokens, e)
 }
 
-func (s *Server) dropTokenLocked(m map[string]*tokenEntry, tok string) {
-	e, ok := m[tok]
-	if !ok {
-		return
+// dropTokenLocked forgets a token everywhere it is indexed. The grant stays,
+// even without tokens (gcLocked and pruneUserLocked drop empty grants).
+func (st *state) dropTokenLocked(e *tokenEntry) {
+	if e.isRefresh {
+		delete(st.refresh, e.value)
+		if e.grant.refresh == e.value {
+			e.grant.refresh = ""
+		}
+	} else {
+		delete(st.access, e.value)
 	}
-	delete(m, tok)
 	e.grant.tokens = slices.DeleteFunc(e.grant.tokens, func(x *tokenEntry) bool { return x == e })
 }
 
@@ -381,7 +484,7 @@ func (s *Server) rotate(tok, clientID string) (issued, string) {
 	if !now.Before(e.exp) {
 		return issued{}, "Unable to find refresh token or otherwise token type or client does not match."
 	}
-	s.dropTokenLocked(s.st.refresh, tok)
+	s.st.dropTokenLocked(e)
 	if s.Faults().RefreshRevokesAccess {
 		// As Ory Hydra and zitadel do: the grant's earlier access tokens die
 		// with the refresh. Not a revocation endpoint: no fault spares it.
@@ -424,32 +527,75 @@ func (s *Server) takeCode(code string) (authCode, bool) {
 
 const gcEvery = time.Minute
 
-// gcLocked drops expired entries, at most once a gcEvery of the (injected)
-// clock, from the write paths: memory then grows only with what is alive,
-// plus what was written within one gcEvery.
+// keepsDead reports whether the faults still need dead entries: resurrect
+// brings them back, introspection-always-active answers active for any
+// token it knows. A token dropped before such a fault was switched on
+// answers as unknown (dead), as a real server that had deleted it would.
+func keepsDead(f Faults) bool { return f.Resurrect > 0 || f.IntrospectionAlwaysActive }
+
+// goneLocked reports whether a token can be forgotten: expired, or killed
+// for good.
+func goneLocked(e *tokenEntry, now time.Time, keepDead bool) bool {
+	return !now.Before(e.exp) || (!keepDead && !e.killedAt.IsZero() && !now.Before(e.killedAt))
+}
+
+// sessionGoneLocked: a dead session looks the same to every observer as a
+// gone one, unless the resurrect fault is to bring it back.
+func (s *Server) sessionGoneLocked(ss *session, now time.Time, keepDead bool) bool {
+	return !now.Before(ss.expires) || (!keepDead && !s.sessionAliveLocked(ss, now))
+}
+
+// dropGoneTokensLocked forgets the grant's gone tokens, and the grant once it
+// has no token left (nothing can mint from it any more: a refresh needs a
+// refresh token).
+func (st *state) dropGoneTokensLocked(g *grant, now time.Time, keepDead bool) {
+	for _, e := range slices.Clone(g.tokens) {
+		if goneLocked(e, now, keepDead) {
+			st.dropTokenLocked(e)
+		}
+	}
+	if len(g.tokens) == 0 {
+		st.dropGrantLocked(g)
+	}
+}
+
+// pruneUserLocked drops what a revocation of the user just killed for good:
+// the user's own entries only, so a revocation costs what that user holds,
+// and a user revoked every minute for hours holds no history.
+func (s *Server) pruneUserLocked(inum string, now time.Time) {
+	u, ok := s.st.users[inum]
+	if !ok {
+		return
+	}
+	keepDead := keepsDead(s.Faults())
+	for _, g := range u.grants {
+		s.st.dropGoneTokensLocked(g, now, keepDead)
+	}
+	for _, ss := range u.sessions {
+		if s.sessionGoneLocked(ss, now, keepDead) {
+			s.st.dropSessionLocked(ss)
+		}
+	}
+}
+
+// gcLocked drops expired and dead entries, at most once a gcEvery of the
+// (injected) clock, from the write paths: memory then grows only with what
+// is alive, plus what was written within one gcEvery. Revocations prune
+// their user at once (pruneUserLocked); this sweep catches expiry, kills
+// that took effect later (delay fault, asynchronous vendors) and grants of
+// no user (client_credentials).
 func (s *Server) gcLocked(now time.Time) {
 	if now.Sub(s.st.lastGC) < gcEvery && !now.Before(s.st.lastGC) {
 		return
 	}
 	s.st.lastGC = now
-	for _, m := range []map[string]*tokenEntry{s.st.access, s.st.refresh} {
-		for tok, e := range m {
-			if !now.Before(e.exp) {
-				delete(m, tok)
-			}
-		}
+	keepDead := keepsDead(s.Faults())
+	for _, g := range s.st.grants {
+		s.st.dropGoneTokensLocked(g, now, keepDead)
 	}
-	for id, g := range s.st.grants {
-		g.tokens = slices.DeleteFunc(g.tokens, func(e *tokenEntry) bool { return !now.Before(e.exp) })
-		if len(g.tokens) == 0 {
-			delete(s.st.grants, id)
-		}
-	}
-	// A dead session looks the same to every observer as a gone one, unless
-	// the resurrect fault is to bring it back.
-	for id, ss := range s.st.sessions {
-		if !s.sessionAliveLocked(ss, now) && (!now.Before(ss.expires) || s.Faults().Resurrect == 0) {
-			delete(s.st.sessions, id)
+	for _, ss := range s.st.sessions {
+		if s.sessionGoneLocked(ss, now, keepDead) {
+			s.st.dropSessionLocked(ss)
 		}
 	}
 	for code, c := range s.st.codes {

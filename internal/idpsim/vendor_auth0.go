@@ -94,7 +94,7 @@ func (s *Server) handleAuth0Revoke(w http.ResponseWriter, r *http.Request, v *ve
 	if all {
 		k = killAll
 	}
-	s.revokeWhere(r, k, delay, userSessions(u.Inum), userGrants(u.Inum))
+	s.revokeWhere(r, u.Inum, k, delay, anySession, anyGrant)
 	if msg == "" {
 		w.WriteHeader(http.StatusAccepted)
 		return

@@ -60,6 +60,6 @@ func (s *Server) handleEntraRevoke(w http.ResponseWriter, r *http.Request, v *ve
 	if all {
 		k = killAll
 	}
-	s.revokeWhere(r, k, delay, userSessions(u.Inum), userGrants(u.Inum))
+	s.revokeWhere(r, u.Inum, k, delay, anySession, anyGrant)
 	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": true})
 }

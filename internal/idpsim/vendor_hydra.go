@@ -39,10 +39,10 @@ func (s *Server) routeHydra(mux *http.ServeMux) {
 		}
 		delay, everything := v.get()
 		if everything {
-			s.revokeWhere(r, killAll, delay, userSessions(subject), userGrants(subject))
+			s.revokeWhere(r, subject, killAll, delay, anySession, anyGrant)
 		} else {
-			s.revokeWhere(r, kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
-				return g.user == subject && (all || g.client == client)
+			s.revokeWhere(r, subject, kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
+				return all || g.client == client
 			})
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -59,10 +59,17 @@ func (s *Server) routeHydra(mux *http.ServeMux) {
 		}
 		match := func(ss *session) bool { return (subject != "" && ss.user == subject) || (sid != "" && ss.sid == sid) }
 		delay, everything := v.get()
-		if everything {
-			s.revokeWhere(r, killAll, delay, match, func(g *grant) bool { return subject != "" && g.user == subject })
-		} else {
-			s.revokeWhere(r, kill{sessions: true}, delay, match, nil)
+		// The users concerned: the subject, and the owner of the sid's session.
+		users := []string{subject}
+		if ss, ok := s.sessionBySID(sid); ok && sid != "" && ss.user != subject {
+			users = append(users, ss.user)
+		}
+		for _, inum := range users {
+			if everything {
+				s.revokeWhere(r, inum, killAll, delay, match, func(*grant) bool { return subject != "" && inum == subject })
+			} else {
+				s.revokeWhere(r, inum, kill{sessions: true}, delay, match, nil)
+			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -86,11 +86,11 @@ func (s *Server) handleKeycloakLogout(w http.ResponseWriter, r *http.Request, v 
 	// Keycloak's user logout sends back-channel logout (docs/wire-facts.md §3):
 	// the targets are collected now, while the sessions live, and sent
 	// when the handler returns, after the revocation.
-	defer s.sendLogoutTokens(r, delay, s.logoutTargets(userSessions(u.Inum)))
+	defer s.sendLogoutTokens(r, delay, s.logoutTargets(u.Inum, anySession))
 	if all {
-		s.revokeWhere(r, killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
+		s.revokeWhere(r, u.Inum, killAll, delay, anySession, anyGrant)
 	} else {
-		s.revokeWhere(r, killAll, delay, userSessions(u.Inum), func(g *grant) bool { return g.user == u.Inum && !g.offline })
+		s.revokeWhere(r, u.Inum, killAll, delay, anySession, func(g *grant) bool { return !g.offline })
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -112,10 +112,10 @@ func (s *Server) handleKeycloakConsent(w http.ResponseWriter, r *http.Request, v
 	delay, all := v.get()
 	var n int
 	if all {
-		_, n = s.revokeWhere(r, killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
+		_, n = s.revokeWhere(r, u.Inum, killAll, delay, anySession, anyGrant)
 	} else {
-		_, n = s.revokeWhere(r, kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
-			return g.user == u.Inum && g.client == client && g.offline
+		_, n = s.revokeWhere(r, u.Inum, kill{access: true, refresh: true}, delay, nil, func(g *grant) bool {
+			return g.client == client && g.offline
 		})
 	}
 	if n == 0 {
@@ -209,23 +209,20 @@ func (s *Server) vendorAdmin(c *Client, scope string) bool {
 }
 
 // userSessions and userGrants match everything of one user.
-func userSessions(inum string) func(*session) bool {
-	return func(ss *session) bool { return ss.user == inum }
-}
-
-func userGrants(inum string) func(*grant) bool {
-	return func(g *grant) bool { return g.user == inum }
-}
+// anySession and anyGrant match every session and grant of the user a
+// revocation is scoped to.
+func anySession(*session) bool { return true }
+func anyGrant(*grant) bool     { return true }
 
 // revokeWhere is the vendors' revocation helper: it kills, as k says and
-// the faults allow, the sessions that sess matches and the tokens of the
-// grants that gr matches (nil matches nothing). The kill takes effect after
+// the faults allow, the sessions of the user (inum) that sess matches and
+// the tokens of the user's grants that gr matches (nil matches nothing). The kill takes effect after
 // the faults' delay plus after, measured from the arrival of the revoke
 // request r: an asynchronous vendor is
 // a kill time in the future, not a goroutine. It returns how many live
 // sessions and how many grants with a live token matched, whatever the
 // faults did.
-func (s *Server) revokeWhere(r *http.Request, k kill, after time.Duration, sess func(*session) bool, gr func(*grant) bool) (sessions, grants int) {
+func (s *Server) revokeWhere(r *http.Request, inum string, k kill, after time.Duration, sess func(*session) bool, gr func(*grant) bool) (sessions, grants int) {
 	k, at := s.effect(r, k)
 	if !at.IsZero() {
 		at = at.Add(after)
@@ -233,8 +230,10 @@ func (s *Server) revokeWhere(r *http.Request, k kill, after time.Duration, sess 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	u := s.st.userLocked(inum)
+	defer s.pruneUserLocked(inum, now)
 	if sess != nil {
-		for _, ss := range s.st.sessions {
+		for _, ss := range u.sessions {
 			if !s.sessionAliveLocked(ss, now) || !sess(ss) {
 				continue
 			}
@@ -245,7 +244,7 @@ func (s *Server) revokeWhere(r *http.Request, k kill, after time.Duration, sess 
 		}
 	}
 	if gr != nil {
-		for _, g := range s.st.grants {
+		for _, g := range u.grants {
 			if !gr(g) {
 				continue
 			}

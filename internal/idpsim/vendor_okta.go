@@ -96,7 +96,7 @@ func (s *Server) handleOktaSessions(w http.ResponseWriter, r *http.Request, v *v
 	if all || r.URL.Query().Get("oauthTokens") == "true" {
 		k = killAll
 	}
-	s.revokeWhere(r, k, delay, userSessions(u.Inum), userGrants(u.Inum))
+	s.revokeWhere(r, u.Inum, k, delay, anySession, anyGrant)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -114,7 +114,7 @@ func (s *Server) handleOktaGTR(w http.ResponseWriter, r *http.Request, v *vendor
 		return
 	}
 	delay, _ := v.get()
-	s.revokeWhere(r, killAll, delay, userSessions(u.Inum), userGrants(u.Inum))
+	s.revokeWhere(r, u.Inum, killAll, delay, anySession, anyGrant)
 	w.WriteHeader(http.StatusNoContent)
 }
 

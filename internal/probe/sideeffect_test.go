@@ -89,8 +89,8 @@ func TestRefreshSideEffectNotCredited(t *testing.T) {
 	for _, p := range demoProbes(t, base, demo.Params{Deadline: "2s", Hold: "100ms"}) {
 		probes[p.ID()] = p
 	}
-	for _, id := range []string{"hydra-sim/login-session-revoke", "hydra-sim/consent-revoke", "janssen-sim/global-token-revocation",
-		"janssen-sim/rfc7009-refresh", "janssen-sessions-sim/config-api-session"} {
+	for _, id := range []string{"hydra-login-sim/login-session-revoke", "hydra-sim/consent-revoke", "janssen-sim/global-token-revocation",
+		"janssen-rfc7009-sim/rfc7009-refresh", "janssen-config-api-sim/config-api-session"} {
 		// One after another: these probes share canary01.
 		p := probes[id]
 		if p == nil {
