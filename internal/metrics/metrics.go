@@ -132,6 +132,7 @@ type Metrics struct {
 	// no evidence log is configured.
 	evidenceLastSeq     *prometheus.GaugeVec
 	evidenceWriteErrors *prometheus.CounterVec
+	evidenceWritable    *prometheus.GaugeVec
 	// refused counts requests the HTTP server refused (refused.go).
 	refused *prometheus.CounterVec
 
@@ -223,6 +224,8 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 			"Seq of the last record of this replica's evidence chain (its head). It only grows while the chain is intact: a drop means records were cut or the log was started afresh. Absent without an evidence log.", nil),
 		evidenceWriteErrors: counter("evidence_write_errors_total",
 			"Runs whose evidence record could not be written. Absent without an evidence log.", nil),
+		evidenceWritable: gauge("evidence_writable",
+			"Whether the evidence disk takes records (1) or refused the last one (0: full, read-only); back to 1 when a records_lost notice for the refused records is in the chain. Absent without an evidence log.", nil),
 
 		refused: newRefused(),
 
@@ -234,7 +237,7 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	reg.MustRegister(m.probeSuccess, m.probeDuration, m.lastResult, m.consecutiveErrors, m.runs, m.failures,
 		m.stepDuration, m.propagation, m.checkPropagation, m.lastRun, m.lastSuccess, m.skipped, m.drift,
 		m.probeDrift, m.residual, m.interval, m.probeInfo, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
-		m.evidenceLastSeq, m.evidenceWriteErrors, m.refused)
+		m.evidenceLastSeq, m.evidenceWriteErrors, m.evidenceWritable, m.refused)
 
 	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
 	return m
@@ -571,6 +574,16 @@ func (m *Metrics) SetCoordination(backend string, up bool) {
 func (m *Metrics) EvidenceHead(seq uint64) {
 	m.evidenceWriteErrors.WithLabelValues()
 	m.evidenceLastSeq.WithLabelValues().Set(float64(seq))
+}
+
+// EvidenceWritable exports whether the evidence disk takes records. It
+// implements evidence.Observer.
+func (m *Metrics) EvidenceWritable(ok bool) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.evidenceWritable.WithLabelValues().Set(v)
 }
 
 // EvidenceWriteError counts a run whose evidence record was not written.
