@@ -238,12 +238,14 @@ var ErrBusy = errors.New("the canary is in use by another run")
 // RunOnce runs p now under the coordinator, records the run and returns
 // it; or returns the skip reason when it did not run.
 func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time) (*verdict.Run, string, error) {
-	release, skip, err := s.opts.Coordinator.Acquire(ctx, p, tick)
+	runCtx, stop := runContext(ctx)
+	defer stop(nil)
+	release, skip, err := s.opts.Coordinator.Acquire(runCtx, p, tick)
 	if skip != "" || err != nil {
 		return nil, skip, err
 	}
 	defer release()
-	run := s.opts.Run(ctx, p)
+	run := s.opts.Run(runCtx, p)
 	if ctx.Err() != nil && run.Result == verdict.Error {
 		// Cut short by shutdown, not by the IdP: recording it would put a
 		// false error into metrics and evidence at every restart. (Its
@@ -251,6 +253,7 @@ func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time)
 		s.opts.Logger.Info("probe run abandoned: shutting down", "probe", p.ID(), "run_id", run.ID)
 		return nil, "", ctx.Err()
 	}
+	leaseLost(runCtx, run)
 	run.Replica = s.opts.Replica
 	if !tick.IsZero() {
 		run.Tick = &tick
