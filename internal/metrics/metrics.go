@@ -219,7 +219,7 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "Unix time of the last successful configuration load or reload."}),
 		coordinationUp: gauge("coordination_up",
-			"Whether the coordination backend shared by the replicas is reachable (1) or not (0).", []string{"backend"}),
+			"Whether this replica probes through its coordination backend (1) or skips ticks as coordination_down (0: the backend is unreachable, or its data is new and probes wait until runs of before can have ended).", []string{"backend"}),
 		evidenceLastSeq: gauge("evidence_last_seq",
 			"Seq of the last record of this replica's evidence chain (its head). It only grows while the chain is intact: a drop means records were cut or the log was started afresh. Absent without an evidence log.", nil),
 		evidenceWriteErrors: counter("evidence_write_errors_total",

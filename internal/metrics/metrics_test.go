@@ -541,7 +541,7 @@ revprober_config_last_reload_success_timestamp_seconds %d
 # HELP revprober_config_last_reload_successful Whether the last configuration load or reload succeeded (1) or not (0).
 # TYPE revprober_config_last_reload_successful gauge
 revprober_config_last_reload_successful 0
-# HELP revprober_coordination_up Whether the coordination backend shared by the replicas is reachable (1) or not (0).
+# HELP revprober_coordination_up Whether this replica probes through its coordination backend (1) or skips ticks as coordination_down (0: the backend is unreachable, or its data is new and probes wait until runs of before can have ended).
 # TYPE revprober_coordination_up gauge
 revprober_coordination_up{backend="redis"} 0
 `, t0.Unix())), "revprober_config_last_reload_successful", "revprober_config_last_reload_success_timestamp_seconds", "revprober_coordination_up")

@@ -136,6 +136,9 @@ type Coordinator struct {
 	holds   map[string]time.Duration
 	longest time.Duration
 	onState func(up bool)
+	// reported is the state last given to onState (and logged): whether
+	// every probe runs, not just whether Redis answers (see ready).
+	reported, reportedKnown bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -173,6 +176,9 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// go-redis logs every failed dial (tens of lines per replica in an
+	// outage); the coordinator logs each change of state once itself.
+	redis.SetLogger(goRedisLogger{opts.Logger})
 	c := &Coordinator{
 		opts:    opts,
 		rs:      redsync.New(goredis.NewPool(opts.Client)),
@@ -184,16 +190,61 @@ func New(opts Options) (*Coordinator, error) {
 	return c, nil
 }
 
-// SetStateFunc sets the reachability callback (the daemon's metrics exist
-// only after the coordinator is built) and calls it with the current state
-// if one is known.
+// goRedisLogger sends go-redis's own log lines to debug level.
+type goRedisLogger struct{ log *slog.Logger }
+
+func (l goRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...), "backend", "redis")
+}
+
+// SetStateFunc sets the state callback (the daemon's metrics exist only
+// after the coordinator is built) and calls it with the current state if
+// one is known. The state is what the scheduler does: true when Redis
+// answers and no probe waits after a new data epoch, false while ticks are
+// skipped as coordination_down (Redis unreachable, or its data new).
 func (c *Coordinator) SetStateFunc(f func(up bool)) {
 	c.mu.Lock()
 	c.onState = f
-	up, known := c.up, c.known
+	up, known := c.reported, c.reportedKnown
 	c.mu.Unlock()
 	if f != nil && known {
 		f(up)
+	}
+}
+
+// ready reports whether every loaded probe may run now: Redis answered at
+// the last contact, its data epoch is known and the wait after it (for
+// the probes with the longest hold) is over. A probe with a shorter hold
+// may run earlier; until the last one may, the state says "down": ticks
+// are still being skipped as coordination_down. c.mu held.
+func (c *Coordinator) ready(now time.Time) (bool, time.Time) {
+	settled := c.epochStart.Add(c.longest)
+	return c.up && c.epoch != "" && !now.Before(settled), settled
+}
+
+// report tells the callback, and logs, each change of what the scheduler
+// does (not each change of reachability: after Redis came back empty,
+// it answers while every probe still waits).
+func (c *Coordinator) report() {
+	c.mu.Lock()
+	ok, settled := c.ready(c.opts.Now())
+	up := c.up
+	changed := !c.reportedKnown || c.reported != ok
+	c.reported, c.reportedKnown = ok, true
+	f := c.onState
+	c.mu.Unlock()
+	if !changed {
+		return
+	}
+	switch {
+	case ok:
+		c.opts.Logger.Info("coordination backend reachable; probing", "backend", "redis", "replica", c.opts.Replica)
+	case up:
+		c.opts.Logger.Warn("coordination backend reachable, but its data is new (first start, data lost or Redis restarted): probes wait until runs of before can have ended, skipped as coordination_down",
+			"backend", "redis", "replica", c.opts.Replica, "until", settled.Format(time.RFC3339))
+	}
+	if f != nil {
+		f(ok)
 	}
 }
 
@@ -417,25 +468,17 @@ func (c *Coordinator) checkEpoch(e string, redisNow int64) {
 		"backend", "redis", "longest_wait", longest)
 }
 
-// setUp records reachability, logs transitions and tells the callback.
+// setUp records reachability, logs its loss and reports the state.
 func (c *Coordinator) setUp(up bool, err error) {
 	c.mu.Lock()
-	changed := !c.known || c.up != up
+	lost := (!c.known || c.up) && !up
 	c.up, c.known = up, true
-	f := c.onState
 	c.mu.Unlock()
-	if !changed {
-		return
-	}
-	if up {
-		c.opts.Logger.Info("coordination backend reachable; probing", "backend", "redis", "replica", c.opts.Replica)
-	} else {
+	if lost {
 		c.opts.Logger.Error("coordination backend unreachable; this replica does not probe until it returns",
 			"backend", "redis", "replica", c.opts.Replica, "err", err)
 	}
-	if f != nil {
-		f(up)
-	}
+	c.report()
 }
 
 // Up reports whether Redis was reachable at the last contact.
@@ -488,6 +531,7 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 		return nil, schedule.SkipCoordinationDown, errors.New("redis coordination: Redis unreachable")
 	}
 	if c.opts.Now().Before(settled) {
+		c.report()
 		return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: Redis' data is new (first start, data lost or Redis restarted); a run started before may still use this canary until %s", settled.Format(time.RFC3339))
 	}
 	if tick.IsZero() {
