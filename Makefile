@@ -127,7 +127,7 @@ test-junit: build tools-junitparser
 ## three `revprober run` replicas coordinated by a real redis-server: every tick once, failover (idle and mid-run),
 ## Redis outage, partition; and the canary lease against a real redis-server
 test-replicas: tools-redis
-	$(GO) test -tags redis -count=1 -v -timeout 5m ./test/replicas/ ./internal/coord/redis/
+	$(GO) test -tags redis -count=1 -v -timeout 10m ./test/replicas/ ./internal/coord/redis/
 
 ## the Kubernetes Lease backend (behind the `kubernetes` build tag) against client-go's fake clientset
 test-kubernetes:
