@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -122,15 +123,7 @@ func (o *observed) EvidenceWritable(ok bool) {
 // record, no duplicate, and a records_lost notice in the chain says how
 // many records are missing and after which seq.
 func TestEvidenceDiskFaults(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "evidence.jsonl")
-	lg, logs := quietLogger()
-	l, err := OpenLogger(config.Evidence{Path: path}, "replica-a", lg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	disk := &faultyDisk{}
-	disk.inject(l)
+	path, l, disk, logs := openFaulty(t)
 	obs := &observed{}
 	l.SetObserver(obs)
 
@@ -224,14 +217,7 @@ func TestEvidenceDiskFaults(t *testing.T) {
 // chain; stopped while the disk still refuses, it says so in its log.
 func TestEvidenceLostNotedAtClose(t *testing.T) {
 	for _, back := range []bool{true, false} {
-		path := filepath.Join(t.TempDir(), "evidence.jsonl")
-		lg, logs := quietLogger()
-		l, err := OpenLogger(config.Evidence{Path: path}, "replica-a", lg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		disk := &faultyDisk{}
-		disk.inject(l)
+		path, l, disk, logs := openFaulty(t)
 		l.Record(fakeRun(0))
 		disk.set(diskFull)
 		l.Record(fakeRun(1))
@@ -257,6 +243,21 @@ func TestEvidenceLostNotedAtClose(t *testing.T) {
 			t.Errorf("disk still full at close: notices %+v, log:\n%s", notices, logs.String())
 		}
 	}
+}
+
+// openFaulty opens a new log in a temporary directory, writing through a
+// fake disk, with its log lines captured.
+func openFaulty(t *testing.T) (string, *Log, *faultyDisk, *bytes.Buffer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "evidence.jsonl")
+	lg, logs := quietLogger()
+	l, err := OpenLogger(config.Evidence{Path: path}, "replica-a", lg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := &faultyDisk{}
+	disk.inject(l)
+	return path, l, disk, logs
 }
 
 func fileSize(t *testing.T, path string) int64 {

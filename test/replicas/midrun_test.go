@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -150,25 +149,11 @@ func TestReplicasMidRunKillAndPartition(t *testing.T) {
 	prefix := fmt.Sprintf("rpmid%d:", time.Now().UnixNano())
 	e.seedEpoch(prefix)
 	proxies := map[string]*tcpProxy{}
-	for i := range replicas {
-		p := &proc{name: fmt.Sprintf("replica-%d", i)}
-		proxies[p.name] = newProxy(t, e.redisAt)
-		p.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		p.ev = filepath.Join(e.dir, p.name+".evidence.jsonl")
-		cfgPath := filepath.Join(e.dir, p.name+".yml")
-		if err := os.WriteFile(cfgPath, []byte(configWith(tm, 2, simURL, proxies[p.name].addr, prefix, p.name, p.addr, p.ev)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		p.log = filepath.Join(e.dir, p.name+".log")
-		p.cmd = e.start(p.name, e.bin, "run", "-c", cfgPath)
-		e.procs = append(e.procs, p)
-	}
-	for _, p := range e.procs {
-		poll(t, 15*time.Second, p.name+" ready", func() bool {
-			code, _ := get("http://" + p.addr + "/-/ready")
-			return code == 200
-		})
-	}
+	// Each replica reaches Redis through a proxy of its own.
+	e.startReplicas(func(name, listen, evidence string) string {
+		proxies[name] = newProxy(t, e.redisAt)
+		return configWith(tm, 2, simURL, proxies[name].addr, prefix, name, listen, evidence)
+	})
 	windowStart := time.Now().Add(tm.interval)
 	ids := []string{"t01/gtr", "t02/gtr"}
 	// Lease keys, as the coordinator names them.

@@ -330,6 +330,30 @@ func newEnv(t *testing.T, simArgs ...string) (*env, string) {
 	return e, simURL
 }
 
+// startReplicas starts the replicas, each with the config cfg gives for
+// its name, listen address and evidence file, and waits until each is ready.
+func (e *env) startReplicas(cfg func(name, listen, evidence string) string) {
+	e.t.Helper()
+	for i := range replicas {
+		p := &proc{name: fmt.Sprintf("replica-%d", i)}
+		p.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(e.t))
+		p.ev = filepath.Join(e.dir, p.name+".evidence.jsonl")
+		cfgPath := filepath.Join(e.dir, p.name+".yml")
+		if err := os.WriteFile(cfgPath, []byte(cfg(p.name, p.addr, p.ev)), 0o600); err != nil {
+			e.t.Fatal(err)
+		}
+		p.log = filepath.Join(e.dir, p.name+".log")
+		p.cmd = e.start(p.name, e.bin, "run", "-c", cfgPath)
+		e.procs = append(e.procs, p)
+	}
+	for _, p := range e.procs {
+		poll(e.t, 15*time.Second, p.name+" ready", func() bool {
+			code, _ := get("http://" + p.addr + "/-/ready")
+			return code == 200
+		})
+	}
+}
+
 func TestReplicas(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found: apt-get install -y --no-install-recommends redis-server")
@@ -337,24 +361,9 @@ func TestReplicas(t *testing.T) {
 	e, simURL := newEnv(t)
 
 	prefix := fmt.Sprintf("rptest%d:", time.Now().UnixNano())
-	for i := range replicas {
-		p := &proc{name: fmt.Sprintf("replica-%d", i)}
-		p.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		p.ev = filepath.Join(e.dir, p.name+".evidence.jsonl")
-		cfgPath := filepath.Join(e.dir, p.name+".yml")
-		if err := os.WriteFile(cfgPath, []byte(config(simURL, e.redisAt, prefix, p.name, p.addr, p.ev)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		p.log = filepath.Join(e.dir, p.name+".log")
-		p.cmd = e.start(p.name, e.bin, "run", "-c", cfgPath)
-		e.procs = append(e.procs, p)
-	}
-	for _, p := range e.procs {
-		poll(t, 15*time.Second, p.name+" ready", func() bool {
-			code, _ := get("http://" + p.addr + "/-/ready")
-			return code == 200
-		})
-	}
+	e.startReplicas(func(name, listen, evidence string) string {
+		return config(simURL, e.redisAt, prefix, name, listen, evidence)
+	})
 	ids := probeIDs()
 	// A fresh Redis is a new data epoch (it cannot be told from one that
 	// lost its data): no replica probes before the epoch is hold old.

@@ -1,7 +1,6 @@
 package rediscoord
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/revprober/revprober/internal/testenv"
 )
 
 // recordingLogger stands for go-redis's default logger (stderr).
@@ -26,19 +27,6 @@ func (l *recordingLogger) Printf(_ context.Context, format string, v ...any) {
 	l.lines = append(l.lines, fmt.Sprintf(format, v...))
 	l.mu.Unlock()
 }
-
-// syncBuffer is a bytes.Buffer safe for the handler and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 // TestGoRedisLogsQuiet: during a Redis outage go-redis would print a
 // "failed to dial" line at every attempt (about 30 per replica in the
@@ -61,7 +49,7 @@ func TestGoRedisLogsQuiet(t *testing.T) {
 			return d.DialContext(ctx, network, addr)
 		}})
 	defer cl.Close()
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	c, err := New(Options{Client: cl, Replica: "a", Heartbeat: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&out, nil))})
 	if err != nil {
