@@ -217,12 +217,18 @@ func TestReplicasMidRunKillAndPartition(t *testing.T) {
 		t.Errorf("t01's tick after the kill ran on the killed replica")
 	}
 
-	// Phase 2: cut the replica running t02 from Redis, mid-run.
-	poll(t, 2*tm.interval, "t02 running on a survivor", func() bool {
-		p := runner(ids[1], killAt)
-		return p != nil && p != victim
+	// Phase 2: cut the replica running t02 from Redis, mid-run. Once the
+	// killed replica has left the live set the preference order is
+	// stable: the replica that ran t02's last tick runs the next one.
+	poll(t, 2*tm.interval, "the killed replica leaving the live set", func() bool {
+		err := cl.ZScore(context.Background(), prefix+"replicas", victim.name).Err()
+		return err == redis.Nil
 	})
-	cutOff := runner(ids[1], killAt)
+	stable := time.Now()
+	poll(t, 2*tm.interval, "t02 running on a survivor", func() bool {
+		return runner(ids[1], stable) != nil
+	})
+	cutOff := runner(ids[1], stable)
 	lease = midRun(ids[1])
 	cutAt := time.Now()
 	cutTick := schedule.TickAt(cutAt, ids[1], tm.interval)
@@ -258,7 +264,7 @@ func TestReplicasMidRunKillAndPartition(t *testing.T) {
 	}
 	proxies[cutOff.name].heal()
 	healAt := time.Now()
-	poll(t, 4*tm.interval, "two more ticks of each probe after the heal", func() bool {
+	poll(t, 5*tm.interval, "two more ticks of each probe after the heal", func() bool {
 		return runner(ids[0], healAt.Add(2*tm.interval)) != nil && runner(ids[1], healAt.Add(2*tm.interval)) != nil
 	})
 	endAt := time.Now()
