@@ -154,6 +154,20 @@ func TestReplicasMidRunKillAndPartition(t *testing.T) {
 		proxies[name] = newProxy(t, e.redisAt)
 		return configWith(tm, 2, simURL, proxies[name].addr, prefix, name, listen, evidence)
 	})
+	// On failure, also a fatal one, the replicas' last log lines.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range e.procs {
+			b, _ := os.ReadFile(p.log)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(lines) > 25 {
+				lines = lines[len(lines)-25:]
+			}
+			t.Logf("%s log tail:\n%s", p.name, strings.Join(lines, "\n"))
+		}
+	})
 	windowStart := time.Now().Add(tm.interval)
 	ids := []string{"t01/gtr", "t02/gtr"}
 	// Lease keys, as the coordinator names them.
@@ -190,7 +204,7 @@ func TestReplicasMidRunKillAndPartition(t *testing.T) {
 		}
 		return v
 	}
-	poll(t, 4*tm.interval, "both probes running", func() bool {
+	poll(t, 6*tm.interval, "both probes running", func() bool {
 		return runner(ids[0], windowStart) != nil && runner(ids[1], windowStart) != nil
 	})
 
@@ -314,16 +328,6 @@ func TestReplicasMidRunKillAndPartition(t *testing.T) {
 		results[r.replica()+":"+r.Run.Result+"/"+r.Run.Reason]++
 	}
 	t.Logf("runs: %d; %v", len(recs), results)
-	if t.Failed() {
-		for _, p := range e.procs {
-			b, _ := os.ReadFile(p.log)
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			if len(lines) > 15 {
-				lines = lines[len(lines)-15:]
-			}
-			t.Logf("%s log tail:\n%s", p.name, strings.Join(lines, "\n"))
-		}
-	}
 }
 
 // ticksInEvery lists the ticks of probe id in [from, to] for interval iv
