@@ -160,9 +160,10 @@ test-browser: tools-chromium
 test-junit: build tools-junitparser
 	cd test/junit && REVPROBER_BIN=$(CURDIR)/$(BIN)/revprober JUNIT_PYTHON=/usr/bin/python3 $(GO) test -tags junit -count=1 .
 
-## three `revprober run` replicas coordinated by a real redis-server: every tick once, failover, Redis outage
+## three `revprober run` replicas coordinated by a real redis-server: every tick once, failover (idle and mid-run),
+## Redis outage, partition; and the canary lease against a real redis-server
 test-replicas: tools-redis
-	$(GO) test -tags redis -count=1 -v -timeout 5m ./test/replicas/
+	$(GO) test -tags redis -count=1 -v -timeout 10m ./test/replicas/ ./internal/coord/redis/
 
 ## the Kubernetes Lease backend (behind the `kubernetes` build tag) against client-go's fake clientset
 test-kubernetes:

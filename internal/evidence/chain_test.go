@@ -53,7 +53,7 @@ func childTorn(path string) {
 			os.Exit(2)
 		}
 	}
-	writeLine = func(f *os.File, line []byte) (int, error) {
+	writeLine = func(f activeFile, line []byte) (int, error) {
 		n, err := f.Write(line[:len(line)/2])
 		if err == nil {
 			err = f.Sync()

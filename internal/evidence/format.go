@@ -11,7 +11,8 @@
 // The members appear in exactly this order. "sig" is present only when the
 // log has a signing key; "interval_ns" and "slo_ns" only when the writer
 // knew them. A notice (a discontinuity the writer found and repaired at
-// start: a torn tail cut off, a missing active file) is a record of its
+// start: a torn tail cut off, a missing active file; later: records a
+// full or read-only disk refused) is a record of its
 // own in the chain, with "kind":"notice" after "replica" and a "notice"
 // object instead of "run":
 //
@@ -102,6 +103,10 @@ const (
 	// were there; the chain resumed after the newest rotated file's last
 	// record, and whatever the active file held is gone.
 	NoticeActiveMissing = "active_missing"
+	// NoticeRecordsLost: records could not be written (disk full,
+	// read-only file system) and are not in the chain; Lost says how many.
+	// It is written before the first record the disk takes again.
+	NoticeRecordsLost = "records_lost"
 )
 
 // Notice says what the writer found and repaired when it opened the log.
@@ -114,6 +119,8 @@ type Notice struct {
 	// AfterSeq is the seq of the last record found before the
 	// discontinuity.
 	AfterSeq uint64 `json:"after_seq,omitempty"`
+	// Lost is the number of records a records_lost notice stands for.
+	Lost int64 `json:"lost,omitempty"`
 }
 
 // body is the canonical part of a record, in canonical member order.

@@ -59,7 +59,9 @@ type Log struct {
 
 	mu        sync.Mutex
 	f         *os.File
-	created   bool // Open created the active file
+	out       activeFile                // f, as append writes it (wrapped by tests)
+	wrap      func(*os.File) activeFile // nil: f itself
+	created   bool                      // Open created the active file
 	size      int64
 	firstSeq  uint64 // seq of the active file's first record; 0 while it is empty
 	fileDay   string // UTC day (2006-01-02) of the active file's first record
@@ -72,13 +74,43 @@ type Log struct {
 	failed    atomic.Int64
 	lastError atomic.Value // string
 	sched     atomic.Pointer[Schedule]
+	// The state of a disk that refuses records (full, read-only): while
+	// failing, each refused record is counted in lost; the first record
+	// written afterwards is a records_lost notice saying how many. dirty:
+	// a partly written line could not be cut yet, so nothing may be
+	// appended behind it.
+	failing   bool
+	dirty     bool
+	lost      int64
+	lostFirst time.Time
+	lostLast  time.Time
+	lostErr   string
 }
 
-// Observer sees the chain's head and the write errors (the metrics
-// revprober_evidence_last_seq and revprober_evidence_write_errors_total).
+// activeFile is what writing a record needs of the active file. Tests
+// wrap the *os.File to inject disk faults (ENOSPC, EROFS, short writes)
+// without filling a real disk.
+type activeFile interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+}
+
+// setActive makes f the active file.
+func (l *Log) setActive(f *os.File) {
+	l.f, l.out = f, activeFile(f)
+	if l.wrap != nil {
+		l.out = l.wrap(f)
+	}
+}
+
+// Observer sees the chain's head, the write errors and whether the disk
+// takes records (the metrics revprober_evidence_last_seq,
+// revprober_evidence_write_errors_total and revprober_evidence_writable).
 type Observer interface {
 	EvidenceHead(seq uint64)
 	EvidenceWriteError()
+	EvidenceWritable(ok bool)
 }
 
 // ProbeKey names a probe (target × endpoint).
@@ -193,7 +225,8 @@ func (l *Log) openLocked() error {
 			f.Close()
 			continue
 		}
-		l.f, l.created = f, created
+		l.setActive(f)
+		l.created = created
 		return nil
 	}
 	return fmt.Errorf("evidence: %s keeps being replaced while it is opened (another writer rotating it?)", l.path)
@@ -277,7 +310,7 @@ func (l *Log) resume() error {
 		}
 		if rec, err := decode(buf); err == nil && links(prev, rec) {
 			// A complete record that only lacks its end of line.
-			if _, err := f.Write([]byte("\n")); err != nil {
+			if _, err := l.out.Write([]byte("\n")); err != nil {
 				return fmt.Errorf("evidence: repairing %s: %w", l.path, err)
 			}
 			l.log.Warn("evidence: the last record lacked only its end of line; kept it and added the end of line",
@@ -411,7 +444,9 @@ func globEscape(s string) string {
 }
 
 // Record appends a run (schedule.Recorder). It never panics; errors are
-// logged and counted (Stats, Observer).
+// counted (Stats, Observer) and logged once per change of state (the disk
+// stops taking records, takes them again), not once per record: a full
+// disk must not flood the log of a prober that goes on probing.
 func (l *Log) Record(run *verdict.Run) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -426,11 +461,15 @@ func (l *Log) Record(run *verdict.Run) {
 func (l *Log) fail(err error, run *verdict.Run) {
 	l.failed.Add(1)
 	l.lastError.Store(err.Error())
-	id := ""
-	if run != nil {
-		id = run.ID
+	if !errors.As(err, new(*refusedError)) {
+		// Not the disk (the state change logs that): a closed log, a
+		// nil run, a panic.
+		id := ""
+		if run != nil {
+			id = run.ID
+		}
+		l.log.Error("evidence: record not written", "file", l.path, "run_id", id, "err", err)
 	}
-	l.log.Error("evidence: record not written", "file", l.path, "run_id", id, "err", err)
 	l.mu.Lock()
 	obs := l.obs
 	l.mu.Unlock()
@@ -443,14 +482,15 @@ func (l *Log) fail(err error, run *verdict.Run) {
 // interval and the SLO (at every config load).
 func (l *Log) SetSchedule(s Schedule) { l.sched.Store(&s) }
 
-// SetObserver reports the head now and after every record, and every
-// write error, to o.
+// SetObserver reports the head now and after every record, every write
+// error and every change of writability, to o.
 func (l *Log) SetObserver(o Observer) {
 	l.mu.Lock()
 	l.obs = o
-	seq := l.seq
+	seq, failing := l.seq, l.failing
 	l.mu.Unlock()
 	o.EvidenceHead(seq)
+	o.EvidenceWritable(!failing)
 }
 
 // Notices are the notice records Open wrote (repairs it made).
@@ -478,12 +518,81 @@ func (l *Log) appendNotice(n Notice) (*Record, error) {
 
 // writeLine is the single write(2) of a record's line. Tests replace it
 // to tear a record in the middle.
-var writeLine = func(f *os.File, line []byte) (int, error) { return f.Write(line) }
+var writeLine = func(f activeFile, line []byte) (int, error) { return f.Write(line) }
 
-// append fills in the chain members of b and writes it; l.mu is held.
+// append writes b, first the records_lost notice of the records the disk
+// refused since the last one written. A record that cannot be written is
+// counted as lost and the log goes into the failing state (logged and
+// observed once, at the change). l.mu is held.
 func (l *Log) append(b body) (*Record, error) {
 	if l.closed {
 		return nil, errors.New("evidence: log closed")
+	}
+	rec, err := l.appendLost()
+	if err == nil {
+		rec, err = l.write(b)
+	}
+	if err != nil {
+		now := l.now().UTC()
+		if l.lost == 0 {
+			l.lostFirst, l.lostErr = now, err.Error()
+		}
+		l.lost++
+		l.lostLast = now
+		if !l.failing {
+			l.failing = true
+			l.log.Error("evidence: the disk refuses records; probing goes on, and the records not written are counted and noted in the chain once a write succeeds (revprober_evidence_writable 0)",
+				"file", l.path, "err", err)
+			if l.obs != nil {
+				l.obs.EvidenceWritable(false)
+			}
+		}
+		return nil, &refusedError{err}
+	}
+	return rec, nil
+}
+
+// refusedError is a write the disk refused, logged at the change of state
+// rather than per record.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// appendLost writes the records_lost notice, if records were lost, and
+// leaves the failing state. l.mu is held.
+func (l *Log) appendLost() (*Record, error) {
+	if l.lost == 0 {
+		return nil, nil
+	}
+	n := Notice{Event: NoticeRecordsLost, File: l.path, Lost: l.lost, AfterSeq: l.seq,
+		Message: fmt.Sprintf("%d records could not be written between %s and %s and are not in the chain (first error: %s); the chain goes on after seq %d",
+			l.lost, l.lostFirst.Format(time.RFC3339), l.lostLast.Format(time.RFC3339), l.lostErr, l.seq)}
+	rec, err := l.write(body{Kind: KindNotice, Notice: &n})
+	if err != nil {
+		return nil, err
+	}
+	l.log.Warn("evidence: the disk takes records again; recorded a records_lost notice in the chain",
+		"file", l.path, "lost", l.lost, "seq", rec.Seq)
+	l.lost = 0
+	l.failing = false
+	if l.obs != nil {
+		l.obs.EvidenceWritable(true)
+	}
+	return rec, nil
+}
+
+// write fills in the chain members of b and writes it; l.mu is held.
+// Either the whole line is written and synced, or the file is cut back to
+// where it was (or, if even that fails, marked dirty and cut before the
+// next write): no torn record stays between two records, and the chain
+// only advances past a record that is on disk.
+func (l *Log) write(b body) (*Record, error) {
+	if l.dirty {
+		if err := l.out.Truncate(l.size); err != nil {
+			return nil, fmt.Errorf("evidence: cutting a partly written record from %s: %w", l.path, err)
+		}
+		l.dirty = false
 	}
 	now := l.now().UTC()
 	b.Seq, b.Time, b.Replica, b.PrevHash = l.seq+1, now, l.replica, l.last
@@ -498,11 +607,13 @@ func (l *Log) append(b body) (*Record, error) {
 			l.log.Error("evidence: rotation failed; still writing to the current file", "file", l.path, "err", err)
 		}
 	}
-	if _, err := writeLine(l.f, line); err != nil {
-		l.rollback()
+	if n, err := writeLine(l.out, line); err != nil {
+		if n > 0 {
+			l.rollback()
+		}
 		return nil, fmt.Errorf("evidence: writing %s: %w", l.path, err)
 	}
-	if err := l.f.Sync(); err != nil {
+	if err := l.out.Sync(); err != nil {
 		l.rollback()
 		return nil, fmt.Errorf("evidence: syncing %s: %w", l.path, err)
 	}
@@ -521,10 +632,11 @@ func (l *Log) append(b body) (*Record, error) {
 }
 
 // rollback cuts a partly written line so the next record starts on a
-// clean line (best effort: the file may be unwritable).
+// clean line. Where the file refuses even that (read-only), the log is
+// dirty: the next write cuts it first, and writes nothing until it can.
 func (l *Log) rollback() {
-	if err := l.f.Truncate(l.size); err != nil {
-		l.log.Error("evidence: cannot cut a partly written record; Open will repair it at the next start", "file", l.path, "err", err)
+	if err := l.out.Truncate(l.size); err != nil {
+		l.dirty = true
 	}
 }
 
@@ -585,7 +697,8 @@ func (l *Log) rotate() error {
 	// From here on the old handle points at the rotated file; closing it
 	// releases its lock.
 	l.f.Close()
-	l.f, l.size, l.firstSeq, l.fileDay = f, 0, 0, ""
+	l.setActive(f)
+	l.size, l.firstSeq, l.fileDay = 0, 0, ""
 	l.log.Info("evidence: rotated", "file", to, "next_seq", l.seq+1)
 	return nil
 }
@@ -620,12 +733,18 @@ func (l *Log) Stats() Stats {
 // Path is the active file.
 func (l *Log) Path() string { return l.path }
 
-// Close syncs and closes the file; later records are refused (and counted).
+// Close writes the records_lost notice if records were lost and the disk
+// takes it now, syncs and closes the file; later records are refused (and
+// counted).
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil
+	}
+	if _, err := l.appendLost(); err != nil {
+		l.log.Error("evidence: closing with records lost that the chain does not note (the disk still refuses records)",
+			"file", l.path, "lost", l.lost, "err", err)
 	}
 	l.closed = true
 	err := l.f.Sync()

@@ -159,6 +159,7 @@ type Metrics struct {
 	// no evidence log is configured.
 	evidenceLastSeq     *prometheus.GaugeVec
 	evidenceWriteErrors *prometheus.CounterVec
+	evidenceWritable    *prometheus.GaugeVec
 	// refused counts requests the HTTP server refused (refused.go).
 	refused *prometheus.CounterVec
 
@@ -243,11 +244,13 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		reloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "Unix time of the last successful configuration load or reload."}),
 		coordinationUp: gauge("coordination_up",
-			"Whether the coordination backend shared by the replicas is reachable (1) or not (0).", []string{"backend"}),
+			"Whether this replica probes through its coordination backend (1) or skips ticks as coordination_down (0: the backend is unreachable, or its data is new and probes wait until runs of before can have ended).", []string{"backend"}),
 		evidenceLastSeq: gauge("evidence_last_seq",
 			"Seq of the last record of this replica's evidence chain (its head). It only grows while the chain is intact: a drop means records were cut or the log was started afresh. Absent without an evidence log.", nil),
 		evidenceWriteErrors: counter("evidence_write_errors_total",
 			"Runs whose evidence record could not be written. Absent without an evidence log.", nil),
+		evidenceWritable: gauge("evidence_writable",
+			"Whether the evidence disk takes records (1) or refused the last one (0: full, read-only); back to 1 when a records_lost notice for the refused records is in the chain. Absent without an evidence log.", nil),
 
 		refused: newRefused(),
 
@@ -259,7 +262,7 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		m.probePropagation, m.residual, m.probeDrift,
 		m.failures, m.propagation, m.checkPropagation, m.stepDuration, m.drift,
 		m.skipped, m.scheduleLag, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
-		m.evidenceLastSeq, m.evidenceWriteErrors, m.refused)
+		m.evidenceLastSeq, m.evidenceWriteErrors, m.evidenceWritable, m.refused)
 
 	m.buildInfo.WithLabelValues(orUnknown(build.Version), orUnknown(build.Revision), runtime.Version()).Set(1)
 	for _, r := range SkipReasons {
@@ -620,6 +623,16 @@ func (m *Metrics) SetCoordination(backend string, up bool) {
 func (m *Metrics) EvidenceHead(seq uint64) {
 	m.evidenceWriteErrors.WithLabelValues()
 	m.evidenceLastSeq.WithLabelValues().Set(float64(seq))
+}
+
+// EvidenceWritable exports whether the evidence disk takes records. It
+// implements evidence.Observer.
+func (m *Metrics) EvidenceWritable(ok bool) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.evidenceWritable.WithLabelValues().Set(v)
 }
 
 // EvidenceWriteError counts a run whose evidence record was not written.

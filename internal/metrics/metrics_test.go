@@ -616,7 +616,7 @@ revprober_config_last_reload_success_timestamp_seconds %d
 # HELP revprober_config_last_reload_successful Whether the last configuration load or reload succeeded (1) or not (0).
 # TYPE revprober_config_last_reload_successful gauge
 revprober_config_last_reload_successful 0
-# HELP revprober_coordination_up Whether the coordination backend shared by the replicas is reachable (1) or not (0).
+# HELP revprober_coordination_up Whether this replica probes through its coordination backend (1) or skips ticks as coordination_down (0: the backend is unreachable, or its data is new and probes wait until runs of before can have ended).
 # TYPE revprober_coordination_up gauge
 revprober_coordination_up{backend="redis"} 0
 `, t0.Unix())), "revprober_config_last_reload_successful", "revprober_config_last_reload_success_timestamp_seconds", "revprober_coordination_up")
@@ -637,12 +637,13 @@ revprober_coordination_up{backend="redis"} 0
 // history) and write errors count from zero.
 func TestEvidenceHead(t *testing.T) {
 	m, reg := newTest(t)
-	if n := testutil.CollectAndCount(m.evidenceLastSeq) + testutil.CollectAndCount(m.evidenceWriteErrors); n != 0 {
+	if n := testutil.CollectAndCount(m.evidenceLastSeq) + testutil.CollectAndCount(m.evidenceWriteErrors) + testutil.CollectAndCount(m.evidenceWritable); n != 0 {
 		t.Fatalf("%d evidence series without an evidence log", n)
 	}
 	m.EvidenceHead(7)
 	m.EvidenceHead(8)
 	m.EvidenceWriteError()
+	m.EvidenceWritable(false)
 	err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP revprober_evidence_last_seq Seq of the last record of this replica's evidence chain (its head). It only grows while the chain is intact: a drop means records were cut or the log was started afresh. Absent without an evidence log.
 # TYPE revprober_evidence_last_seq gauge
@@ -650,7 +651,10 @@ revprober_evidence_last_seq 8
 # HELP revprober_evidence_write_errors_total Runs whose evidence record could not be written. Absent without an evidence log.
 # TYPE revprober_evidence_write_errors_total counter
 revprober_evidence_write_errors_total 1
-`), "revprober_evidence_last_seq", "revprober_evidence_write_errors_total")
+# HELP revprober_evidence_writable Whether the evidence disk takes records (1) or refused the last one (0: full, read-only); back to 1 when a records_lost notice for the refused records is in the chain. Absent without an evidence log.
+# TYPE revprober_evidence_writable gauge
+revprober_evidence_writable 0
+`), "revprober_evidence_last_seq", "revprober_evidence_write_errors_total", "revprober_evidence_writable")
 	if err != nil {
 		t.Error(err)
 	}
@@ -806,6 +810,7 @@ func fillAll(m *Metrics) {
 	m.ConfigReloaded(true)
 	m.SetCoordination(BackendNone, true)
 	m.EvidenceHead(42)
+	m.EvidenceWritable(true)
 }
 
 // TestGolden keeps testdata/metrics.golden, the list of every metric with its

@@ -48,12 +48,21 @@ func (s *Scheduler) RunNow(ctx context.Context, id string) (*verdict.Run, error)
 	if s.ctx.Err() != nil {
 		return nil, ErrShuttingDown
 	}
-	release, ok := ta.TryAcquire(p)
-	if !ok {
+	runCtx, stop := runContext(s.ctx)
+	defer stop(nil)
+	var release func()
+	var free bool
+	if cta, ok := ta.(ContextTryAcquirer); ok {
+		release, free = cta.TryAcquireContext(runCtx, p)
+	} else {
+		release, free = ta.TryAcquire(p)
+	}
+	if !free {
 		return nil, fmt.Errorf("%s: %w", id, ErrBusy)
 	}
 	defer release()
-	run := s.opts.Run(s.ctx, p)
+	run := s.opts.Run(runCtx, p)
+	leaseLost(runCtx, run)
 	run.Replica = s.opts.Replica
 	for _, r := range s.opts.Recorders {
 		r.Record(run)

@@ -276,15 +276,18 @@ var ErrBusy = errors.New("the canary is in use by another run")
 // RunOnce runs p now under the coordinator, records the run and returns
 // it; or returns the skip reason when it did not run.
 func (s *Scheduler) RunOnce(ctx context.Context, p *probe.Probe, tick time.Time) (*verdict.Run, string, error) {
-	release, skip, err := s.opts.Coordinator.Acquire(ctx, p, tick)
+	runCtx, stop := runContext(ctx)
+	defer stop(nil)
+	release, skip, err := s.opts.Coordinator.Acquire(runCtx, p, tick)
 	if skip != "" || err != nil {
 		return nil, skip, err
 	}
 	defer release()
-	run := s.opts.Run(ctx, p)
+	run := s.opts.Run(runCtx, p)
 	// A run cut short by shutdown is recorded all the same (its reason is
 	// interrupted, not an IdP error): it may have revoked the canary, and
 	// the evidence must account for every revocation the prober made.
+	leaseLost(runCtx, run)
 	run.Replica = s.opts.Replica
 	if !tick.IsZero() {
 		run.Tick = &tick

@@ -11,6 +11,11 @@
 //     next tick on (within one interval);
 //   - Redis stopped: no replica probes, /metrics says
 //     revprober_coordination_up{backend="redis"} 0; Redis back: probing resumes.
+//   - (midrun_test.go) a replica killed with SIGKILL in the middle of a run
+//     blocks its canary for about one lease (5 s), not the probe's timeout;
+//     a replica cut from Redis mid-run stops its run before its lease ends
+//     and records it as an error; no tick twice, none lost but the one in
+//     flight on the killed replica;
 //   - a new data epoch (the first start on a fresh Redis, Redis back empty):
 //     no run starts before the epoch's creation plus the probes' hold
 //     (timeout + clean-up bound + lock margin).
@@ -205,14 +210,23 @@ func probeIDs() []string {
 }
 
 func config(simURL, redisAt, prefix, replica, listen, evidence string) string {
+	return configWith(timing{interval: interval, timeout: timeout, deadline: 500 * time.Millisecond, request: 500 * time.Millisecond},
+		nProbes, simURL, redisAt, prefix, replica, listen, evidence)
+}
+
+// timing is a cluster's global timing settings.
+type timing struct{ interval, timeout, deadline, request time.Duration }
+
+// configWith is the config of one replica with n probes t01..tNN.
+func configWith(tm timing, n int, simURL, redisAt, prefix, replica, listen, evidence string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global:
   listen: %q
   interval: %s
   timeout: %s
-  deadline: 500ms
+  deadline: %s
   hold: 20ms   # short: 10 probes share each canary within the 2s interval
-  request_timeout: 500ms
+  request_timeout: %s
 evidence:
   path: %q
 coordination:
@@ -222,8 +236,8 @@ coordination:
     addr: %q
     key_prefix: %q
 targets:
-`, listen, interval, timeout, evidence, replica, redisAt, prefix)
-	for i := 1; i <= nProbes; i++ {
+`, listen, tm.interval, tm.timeout, tm.deadline, tm.request, evidence, replica, redisAt, prefix)
+	for i := 1; i <= n; i++ {
 		c := canaryOf(fmt.Sprintf("t%02d", i))
 		fmt.Fprintf(&b, `  - name: t%02d
     issuer: %s/jans-auth
@@ -246,11 +260,7 @@ targets:
 
 // ticksIn lists the ticks of probe id in [from, to].
 func ticksIn(id string, from, to time.Time) []time.Time {
-	var out []time.Time
-	for t := schedule.FirstTick(from, id, interval); !t.After(to); t = t.Add(interval) {
-		out = append(out, t)
-	}
-	return out
+	return ticksInEvery(id, from, to, interval)
 }
 
 // epochCreated reads the creation time of the data epoch in Redis
@@ -292,10 +302,10 @@ func (e *env) noRunBefore(from, created time.Time, what string) {
 	}
 }
 
-func TestReplicas(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatal("redis-server not found: apt-get install -y --no-install-recommends redis-server")
-	}
+// newEnv builds the binary, starts a redis-server and the simulator
+// (with simArgs, e.g. faults).
+func newEnv(t *testing.T, simArgs ...string) (*env, string) {
+	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	t.Logf("logs and evidence in %s", e.dir)
 
@@ -311,32 +321,49 @@ func TestReplicas(t *testing.T) {
 	e.startRedis()
 
 	simAt := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	e.start("idpsim", e.bin, "idpsim", "--listen", simAt)
+	e.start("idpsim", append([]string{e.bin, "idpsim", "--listen", simAt}, simArgs...)...)
 	simURL := "http://" + simAt
 	poll(t, 10*time.Second, "the simulator", func() bool {
 		code, _ := get(simURL + "/jans-auth/.well-known/openid-configuration")
 		return code == 200
 	})
+	return e, simURL
+}
 
-	prefix := fmt.Sprintf("rptest%d:", time.Now().UnixNano())
+// startReplicas starts the replicas, each with the config cfg gives for
+// its name, listen address and evidence file, and waits until each is ready.
+func (e *env) startReplicas(cfg func(name, listen, evidence string) string) {
+	e.t.Helper()
 	for i := range replicas {
 		p := &proc{name: fmt.Sprintf("replica-%d", i)}
-		p.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		p.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(e.t))
 		p.ev = filepath.Join(e.dir, p.name+".evidence.jsonl")
 		cfgPath := filepath.Join(e.dir, p.name+".yml")
-		if err := os.WriteFile(cfgPath, []byte(config(simURL, e.redisAt, prefix, p.name, p.addr, p.ev)), 0o600); err != nil {
-			t.Fatal(err)
+		if err := os.WriteFile(cfgPath, []byte(cfg(p.name, p.addr, p.ev)), 0o600); err != nil {
+			e.t.Fatal(err)
 		}
 		p.log = filepath.Join(e.dir, p.name+".log")
 		p.cmd = e.start(p.name, e.bin, "run", "-c", cfgPath)
 		e.procs = append(e.procs, p)
 	}
 	for _, p := range e.procs {
-		poll(t, 15*time.Second, p.name+" ready", func() bool {
+		poll(e.t, 15*time.Second, p.name+" ready", func() bool {
 			code, _ := get("http://" + p.addr + "/-/ready")
 			return code == 200
 		})
 	}
+}
+
+func TestReplicas(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server not found: apt-get install -y --no-install-recommends redis-server")
+	}
+	e, simURL := newEnv(t)
+
+	prefix := fmt.Sprintf("rptest%d:", time.Now().UnixNano())
+	e.startReplicas(func(name, listen, evidence string) string {
+		return config(simURL, e.redisAt, prefix, name, listen, evidence)
+	})
 	ids := probeIDs()
 	// A fresh Redis is a new data epoch (it cannot be told from one that
 	// lost its data): no replica probes before the epoch is hold old.

@@ -11,12 +11,17 @@
 //     replica whose timer fires late cannot run the tick again (the trap of
 //     gocron#841, where a lock released at job end let every replica run
 //     every tick).
-//   - The canary lock. The replica that won the tick then takes a redsync
+//   - The canary lease. The replica that won the tick then takes a redsync
 //     mutex on "<prefix>canary:<canary key>" (the same key for every probe that
 //     logs in the same canary users), so at most one run at a time uses a
-//     canary, across replicas. Its expiry outlasts the probe's timeout, it is
-//     extended while the run lasts (clean-up may outlive the timeout) and it is
-//     released when the run ends.
+//     canary, across replicas. It is a short lease (Options.Lease, default
+//     5 s), renewed every quarter lease while the run goes on (clean-up
+//     included) and released when the run ends. A replica that dies
+//     (kill -9) frees the canary within one lease, whatever the probe's
+//     timeout. A replica that cannot renew (Redis unreachable, or the lease
+//     gone) stops its run a quarter lease before the lease can end, through
+//     schedule.StopRun: the run is recorded as an error, never a pass, and
+//     its clean-up still runs.
 //   - The preference delay. Replicas heartbeat into a sorted set; each ranks
 //     itself for a probe by rendezvous hashing of (probe id, replica) over the
 //     live set and waits rank × stagger after the tick before claiming. The
@@ -71,6 +76,9 @@ import (
 	"github.com/revprober/revprober/internal/schedule"
 )
 
+// DefaultLease is the canary lease's default duration.
+const DefaultLease = 5 * time.Second
+
 // CleanupBound is how long a run may last past its timeout (probe.Run
 // cleans up on a fresh context). The canary lock and the quarantine after
 // a Redis data loss cover Timeout + CleanupBound.
@@ -93,9 +101,14 @@ type Options struct {
 	// interval/20, clamped to [50 ms, 1 s]. It must exceed the clock skew
 	// between replicas plus a Redis round trip.
 	Stagger time.Duration
-	// LockMargin is added to the probe timeout for the canary lock's
-	// expiry; default 2 s.
+	// LockMargin is added to the probe timeout and clean-up for the wait
+	// after Redis lost its data; default 2 s.
 	LockMargin time.Duration
+	// Lease is the canary lock's expiry, renewed every Lease/4 while the
+	// run goes on; default 5 s. A replica killed during a run blocks its
+	// canary for at most this long. It must exceed a few Redis round
+	// trips: a run that cannot renew for 3/4 of it is stopped.
+	Lease time.Duration
 	// RetryDelay is the pause between two attempts at a busy canary; default 25 ms.
 	RetryDelay time.Duration
 	// OnState is called with true or false whenever Redis becomes
@@ -123,6 +136,9 @@ type Coordinator struct {
 	holds   map[string]time.Duration
 	longest time.Duration
 	onState func(up bool)
+	// reported is the state last given to onState (and logged): whether
+	// every probe runs, not just whether Redis answers (see ready).
+	reported, reportedKnown bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -148,6 +164,9 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.LockMargin <= 0 {
 		opts.LockMargin = 2 * time.Second
 	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 25 * time.Millisecond
 	}
@@ -157,6 +176,9 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// go-redis logs every failed dial (tens of lines per replica in an
+	// outage); the coordinator logs each change of state once itself.
+	redis.SetLogger(goRedisLogger{opts.Logger})
 	c := &Coordinator{
 		opts:    opts,
 		rs:      redsync.New(goredis.NewPool(opts.Client)),
@@ -168,21 +190,66 @@ func New(opts Options) (*Coordinator, error) {
 	return c, nil
 }
 
-// SetStateFunc sets the reachability callback (the daemon's metrics exist
-// only after the coordinator is built) and calls it with the current state
-// if one is known.
+// goRedisLogger sends go-redis's own log lines to debug level.
+type goRedisLogger struct{ log *slog.Logger }
+
+func (l goRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...), "backend", "redis")
+}
+
+// SetStateFunc sets the state callback (the daemon's metrics exist only
+// after the coordinator is built) and calls it with the current state if
+// one is known. The state is what the scheduler does: true when Redis
+// answers and no probe waits after a new data epoch, false while ticks are
+// skipped as coordination_down (Redis unreachable, or its data new).
 func (c *Coordinator) SetStateFunc(f func(up bool)) {
 	c.mu.Lock()
 	c.onState = f
-	up, known := c.up, c.known
+	up, known := c.reported, c.reportedKnown
 	c.mu.Unlock()
 	if f != nil && known {
 		f(up)
 	}
 }
 
+// ready reports whether every loaded probe may run now: Redis answered at
+// the last contact, its data epoch is known and the wait after it (for
+// the probes with the longest hold) is over. A probe with a shorter hold
+// may run earlier; until the last one may, the state says "down": ticks
+// are still being skipped as coordination_down. c.mu held.
+func (c *Coordinator) ready(now time.Time) (bool, time.Time) {
+	settled := c.epochStart.Add(c.longest)
+	return c.up && c.epoch != "" && !now.Before(settled), settled
+}
+
+// report tells the callback, and logs, each change of what the scheduler
+// does (not each change of reachability: after Redis came back empty,
+// it answers while every probe still waits).
+func (c *Coordinator) report() {
+	c.mu.Lock()
+	ok, settled := c.ready(c.opts.Now())
+	up := c.up
+	changed := !c.reportedKnown || c.reported != ok
+	c.reported, c.reportedKnown = ok, true
+	f := c.onState
+	c.mu.Unlock()
+	if !changed {
+		return
+	}
+	switch {
+	case ok:
+		c.opts.Logger.Info("coordination backend reachable; probing", "backend", "redis", "replica", c.opts.Replica)
+	case up:
+		c.opts.Logger.Warn("coordination backend reachable, but its data is new (first start, data lost or Redis restarted): probes wait until runs of before can have ended, skipped as coordination_down",
+			"backend", "redis", "replica", c.opts.Replica, "until", settled.Format(time.RFC3339))
+	}
+	if f != nil {
+		f(ok)
+	}
+}
+
 // hold is how long a run of a probe with this timeout can use its canary:
-// the canary lock's expiry and the wait after a new epoch.
+// the wait after a new epoch (a run of before may still be cleaning up).
 func (c *Coordinator) hold(timeout time.Duration) time.Duration {
 	return timeout + CleanupBound + c.opts.LockMargin
 }
@@ -401,25 +468,17 @@ func (c *Coordinator) checkEpoch(e string, redisNow int64) {
 		"backend", "redis", "longest_wait", longest)
 }
 
-// setUp records reachability, logs transitions and tells the callback.
+// setUp records reachability, logs its loss and reports the state.
 func (c *Coordinator) setUp(up bool, err error) {
 	c.mu.Lock()
-	changed := !c.known || c.up != up
+	lost := (!c.known || c.up) && !up
 	c.up, c.known = up, true
-	f := c.onState
 	c.mu.Unlock()
-	if !changed {
-		return
-	}
-	if up {
-		c.opts.Logger.Info("coordination backend reachable; probing", "backend", "redis", "replica", c.opts.Replica)
-	} else {
+	if lost {
 		c.opts.Logger.Error("coordination backend unreachable; this replica does not probe until it returns",
 			"backend", "redis", "replica", c.opts.Replica, "err", err)
 	}
-	if f != nil {
-		f(up)
-	}
+	c.report()
 }
 
 // Up reports whether Redis was reachable at the last contact.
@@ -437,7 +496,13 @@ func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Tim
 // TryAcquire implements schedule.TryAcquirer (the status page's run-now):
 // it takes the canary only if it is free now, on any replica.
 func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {
-	release, skip, err := c.acquire(context.Background(), p.ID(), p.CanaryKeys(), 0, p.Timeout, time.Time{})
+	return c.TryAcquireContext(context.Background(), p)
+}
+
+// TryAcquireContext implements schedule.ContextTryAcquirer: TryAcquire for
+// the run of ctx, which is stopped if the lease cannot be renewed.
+func (c *Coordinator) TryAcquireContext(ctx context.Context, p *probe.Probe) (func(), bool) {
+	release, skip, err := c.acquire(ctx, p.ID(), p.CanaryKeys(), 0, p.Timeout, time.Time{})
 	return release, skip == "" && err == nil
 }
 
@@ -454,9 +519,9 @@ if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
 return 0`)
 
 func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string, interval, timeout time.Duration, tick time.Time) (func(), string, error) {
-	// The lock outlives the whole run, clean-up included, even if no
-	// extension gets through (a partition): it must not expire while the
-	// run still uses the canary.
+	// After Redis lost its data, wait out any run of before: its lease
+	// vanished with the data, and it stops within a lease, but its
+	// clean-up may go on (the hold covers timeout and clean-up).
 	hold := c.hold(timeout)
 	c.mu.Lock()
 	up, epoch, live := c.up, c.epoch, c.live
@@ -466,12 +531,13 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 		return nil, schedule.SkipCoordinationDown, errors.New("redis coordination: Redis unreachable")
 	}
 	if c.opts.Now().Before(settled) {
+		c.report()
 		return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: Redis' data is new (first start, data lost or Redis restarted); a run started before may still use this canary until %s", settled.Format(time.RFC3339))
 	}
 	if tick.IsZero() {
 		// A run outside the schedule (run-now): no tick to claim, only the
 		// canary, and only if it is free now.
-		return c.lockCanaries(ctx, id, canaries, hold, c.opts.Now(), epoch)
+		return c.lockCanaries(ctx, id, canaries, c.opts.Now(), epoch)
 	}
 
 	// Wait for our preference rank, counted from the tick, not from now.
@@ -504,7 +570,7 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 	}
 	// The tick is ours. Wait for the canary up to the point where the run
 	// would still end before the next tick (as the in-process coordinator).
-	return c.lockCanaries(ctx, id, canaries, hold, tick.Add(interval-timeout), epoch)
+	return c.lockCanaries(ctx, id, canaries, tick.Add(interval-timeout), epoch)
 }
 
 // lockCanaries takes the redsync mutex of every canary user, in the
@@ -513,10 +579,10 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 // Once it holds them all it checks that Redis is still the one of epoch:
 // a Redis restarted with old data during the wait would hand out a lock
 // that a run in flight held before the restart.
-func (c *Coordinator) lockCanaries(ctx context.Context, id string, canaries []string, hold time.Duration, deadline time.Time, epoch string) (func(), string, error) {
+func (c *Coordinator) lockCanaries(ctx context.Context, id string, canaries []string, deadline time.Time, epoch string) (func(), string, error) {
 	var held []*redsync.Mutex
 	for _, canary := range canaries {
-		m := c.rs.NewMutex(c.key("canary", canary), redsync.WithExpiry(hold), redsync.WithTries(1))
+		m := c.rs.NewMutex(c.key("canary", canary), redsync.WithExpiry(c.opts.Lease), redsync.WithTries(1))
 		if skip, err := c.lockOne(ctx, m, deadline); skip != "" || err != nil {
 			c.unlock(held)
 			return nil, skip, err
@@ -534,33 +600,13 @@ func (c *Coordinator) lockCanaries(ctx context.Context, id string, canaries []st
 		}
 		return nil, schedule.SkipCoordinationDown, errors.New("redis coordination: Redis lost its state or restarted while taking the canary; waiting for the heartbeat")
 	}
-	// Keep the locks while the run lasts.
+	// Renew the leases while the run lasts.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(hold / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				for _, m := range held {
-					ectx, cancel := context.WithTimeout(context.Background(), hold/3)
-					ok, err := m.ExtendContext(ectx)
-					cancel()
-					if !ok || err != nil {
-						// Logged only: the coordinator does not see the
-						// run record, and its one metrics hook is the
-						// reachability callback.
-						c.opts.Logger.Warn("canary lock could not be extended; it still holds until the run's timeout and clean-up have passed",
-							"backend", "redis", "probe", id, "err", err)
-					}
-				}
-			}
-		}
+		c.renew(ctx, id, held, stop)
 	}()
 	var once sync.Once
 	return func() {
@@ -570,6 +616,82 @@ func (c *Coordinator) lockCanaries(ctx context.Context, id string, canaries []st
 			c.unlock(held)
 		})
 	}, "", nil
+}
+
+// renew extends the canary leases every quarter lease until stop. When
+// they cannot be renewed (Redis unreachable: retried; the lease gone or
+// taken: at once) it stops the run (schedule.StopRun) a quarter lease
+// before the first lease can end, so the run ends before another replica
+// can take the canary. It logs once when renewals start failing and once
+// when they work again, not at every attempt.
+func (c *Coordinator) renew(ctx context.Context, id string, held []*redsync.Mutex, stop <-chan struct{}) {
+	quarter := c.opts.Lease / 4
+	t := time.NewTicker(quarter)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		deadline := leaseEnd(held).Add(-quarter)
+		err := extend(held, deadline)
+		if err == nil {
+			if failing {
+				failing = false
+				c.opts.Logger.Info("canary lease renewed again", "backend", "redis", "probe", id)
+			}
+			continue
+		}
+		gone := errors.As(err, new(*redsync.ErrTaken)) || errors.Is(err, redsync.ErrExtendFailed)
+		if !gone && time.Now().Before(deadline) {
+			if !failing {
+				failing = true
+				c.opts.Logger.Warn("canary lease not renewed; retrying, and stopping the run if it is not renewed before "+deadline.Format(time.RFC3339Nano),
+					"backend", "redis", "probe", id, "err", err)
+			}
+			continue
+		}
+		why := fmt.Errorf("%w (redis coordination, probe %s): %v", schedule.ErrLeaseLost, id, err)
+		if gone {
+			why = fmt.Errorf("%w (redis coordination, probe %s): the lease was gone from Redis (expired, taken, or Redis lost its data)", schedule.ErrLeaseLost, id)
+		}
+		c.opts.Logger.Error("canary lease lost; stopping the run before another replica can take the canary (its clean-up still runs)",
+			"backend", "redis", "probe", id, "err", why)
+		if f := schedule.StopRun(ctx); f != nil {
+			f(why)
+		}
+		return
+	}
+}
+
+// leaseEnd is when the first of the leases ends (redsync's validity,
+// measured from before the request that set it, less clock drift).
+func leaseEnd(held []*redsync.Mutex) time.Time {
+	var end time.Time
+	for i, m := range held {
+		if u := m.Until(); i == 0 || u.Before(end) {
+			end = u
+		}
+	}
+	return end
+}
+
+// extend renews every lease, giving up at deadline.
+func extend(held []*redsync.Mutex, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	for _, m := range held {
+		ok, err := m.ExtendContext(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return redsync.ErrExtendFailed
+		}
+	}
+	return nil
 }
 
 // lockOne takes one mutex, retrying until deadline.

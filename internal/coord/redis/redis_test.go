@@ -264,28 +264,27 @@ func TestCanaryLockSerializes(t *testing.T) {
 	}
 }
 
-// The canary lock outlives the run's timeout and clean-up even if no
-// extension reaches Redis (a partition), and still expires by itself, so a
-// replica that died holding it does not block the canary forever.
-// miniredis expires keys only when told to: FastForward is Redis' clock.
-func TestCanaryLockOutlivesRunAndCleanup(t *testing.T) {
+// The canary lock is a lease, not the run's timeout: a holder that
+// renews nothing (it died) blocks the canary for one lease, however long
+// the probe's timeout. miniredis expires keys only when told to:
+// FastForward is Redis' clock.
+func TestCanaryLeaseExpiresByItself(t *testing.T) {
 	f := newFixture(t, "a", "b")
 	f.start(t)
-	const timeout = 100 * time.Millisecond
+	const timeout = 10 * time.Minute
 	release, skip, err := f.coords[0].acquire(context.Background(), "x/e", []string{"k"}, 10*time.Second, timeout, time.Now())
 	if err != nil || skip != "" {
 		t.Fatal(skip, err)
 	}
 	defer release()
-	f.mr.FastForward(timeout + CleanupBound)
-	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", []string{"k"}, timeout+200*time.Millisecond, timeout, time.Now())
+	_, skip, _ = f.coords[1].acquire(context.Background(), "y/e", []string{"k"}, time.Second, 800*time.Millisecond, time.Now())
 	if skip != schedule.SkipCanaryBusy {
-		t.Fatalf("the canary lock expired before the run's timeout and clean-up bound: skip %q", skip)
+		t.Fatalf("the canary was not held: skip %q", skip)
 	}
-	f.mr.FastForward(f.coords[0].opts.LockMargin + time.Second)
-	release2, skip, err := f.coords[1].acquire(context.Background(), "z/e", []string{"k"}, 10*time.Second, timeout, time.Now())
+	f.mr.FastForward(DefaultLease + time.Millisecond)
+	release2, skip, err := f.coords[1].acquire(context.Background(), "z/e", []string{"k"}, 10*time.Second, time.Second, time.Now())
 	if err != nil || skip != "" {
-		t.Fatalf("a lock whose holder is gone never expired: skip %q err %v", skip, err)
+		t.Fatalf("a lease nobody renewed did not end within the lease: skip %q err %v", skip, err)
 	}
 	release2()
 }
