@@ -262,8 +262,14 @@ func (s *Scheduler) tick(id string) {
 	}
 	defer busy.Store(false)
 	_, skip, err := s.RunOnce(s.ctx, p, tick)
-	if err != nil {
-		s.opts.Logger.Warn("probe not run", "probe", p.ID(), "reason", skip, "err", err)
+	switch {
+	case err != nil && skip != "":
+		// A skip's streak is logged once by the skip recorders (the status
+		// page), and the coordinator logs its own state changes: a line per
+		// probe per tick would be 10,000 lines a minute during an outage.
+		s.opts.Logger.Debug("probe not run", "probe", p.ID(), "reason", skip, "err", err)
+	case err != nil:
+		s.opts.Logger.Warn("probe not run", "probe", p.ID(), "err", err)
 	}
 	if skip != "" {
 		s.skipped(p, skip)
