@@ -91,7 +91,6 @@ func TestRefreshSideEffectNotCredited(t *testing.T) {
 	}
 	for _, id := range []string{"hydra-login-sim/login-session-revoke", "hydra-sim/consent-revoke", "janssen-sim/global-token-revocation",
 		"janssen-rfc7009-sim/rfc7009-refresh", "janssen-config-api-sim/config-api-session"} {
-		// One after another: these probes share canary01.
 		p := probes[id]
 		if p == nil {
 			t.Fatalf("no demo probe %s", id)
@@ -110,7 +109,8 @@ func TestRefreshSideEffectNotCredited(t *testing.T) {
 					t.Errorf("%s run %d: %s, promised to survive, recorded %s", id, i, c.Check, c.After)
 				}
 			}
-			for _, k := range []string{"canary01/access_token", "canary01/refresh_token", "canary01/refresh-check/access_token", "canary01/refresh-check/refresh_token"} {
+			c := p.Canaries[0].Username // every demo probe has its own canary
+			for _, k := range []string{c + "/access_token", c + "/refresh_token", c + "/refresh-check/access_token", c + "/refresh-check/refresh_token"} {
 				if r.Fingerprints[k] == "" {
 					t.Errorf("%s: no fingerprint %s in %v", id, k, r.Fingerprints)
 				}
