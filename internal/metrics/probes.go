@@ -122,24 +122,19 @@ func probeLabels(target, endpoint string) []*dto.LabelPair {
 }
 
 // probeSample is one series of a probe, built on Collect. Its label pairs
-// are shared and never modified.
+// are shared and never modified; its value (gauge or counter) is its own.
 type probeSample struct {
 	desc    *prometheus.Desc
 	labels  []*dto.LabelPair
+	gauge   *dto.Gauge
+	counter *dto.Counter
 	value   float64
-	counter bool
-	created *timestamppb.Timestamp
 }
 
 func (s *probeSample) Desc() *prometheus.Desc { return s.desc }
 
 func (s *probeSample) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	if s.counter {
-		out.Counter = &dto.Counter{Value: proto.Float64(s.value), CreatedTimestamp: s.created}
-		return nil
-	}
-	out.Gauge = &dto.Gauge{Value: proto.Float64(s.value)}
+	out.Label, out.Gauge, out.Counter = s.labels, s.gauge, s.counter
 	return nil
 }
 
@@ -153,9 +148,9 @@ func (c probeCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect builds every per-probe series under m.mu, in one allocation,
-// and sends them once the lock is released: a scrape does not hold up the
-// runs that finish while Prometheus reads it.
+// Collect builds every per-probe series under m.mu and sends them once the
+// lock is released: a scrape does not hold up the runs that finish while
+// Prometheus reads it.
 func (c probeCollector) Collect(ch chan<- prometheus.Metric) {
 	samples := c.m.probeSamples()
 	for i := range samples {
@@ -163,43 +158,61 @@ func (c probeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// probeSamples returns the series of every probe.
+// probeSamples returns the series of every probe. A scrape of 10,000
+// probes builds 90,000 of them: they, their values and their label slices
+// are cut from a few arrays, not allocated one by one.
 func (m *Metrics) probeSamples() []probeSample {
 	d := m.probeDescs
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
+	var nGauges, nCounters, nLabels int
 	for _, st := range m.probes {
-		n += len(verdict.Results) + 2 + len(st.drift) + 5
+		g, l := st.extraSeries()
+		nCounters += len(verdict.Results)
+		nGauges += g
+		nLabels += l
 	}
-	samples := make([]probeSample, 0, n)
-	// The label slices of series with more than the probe's two pairs,
-	// cut from one backing array too.
-	extra := make([]*dto.LabelPair, 0, 4*n)
+	samples := make([]probeSample, nGauges+nCounters)
+	gauges := make([]dto.Gauge, nGauges)
+	counters := make([]dto.Counter, nCounters)
+	labels := make([]*dto.LabelPair, 0, nLabels)
+	n := 0
+	add := func(desc *prometheus.Desc, l []*dto.LabelPair, v float64) *probeSample {
+		s := &samples[n]
+		n++
+		s.desc, s.labels, s.value = desc, l, v
+		return s
+	}
+	gauge := func(desc *prometheus.Desc, l []*dto.LabelPair, v float64) {
+		s := add(desc, l, v)
+		s.gauge = &gauges[0]
+		gauges = gauges[1:]
+		s.gauge.Value = &s.value
+	}
+	// with is the probe's pairs and more, in sorted label name order
+	// (artifact, driver < endpoint < reason, result < target).
 	with := func(st *probeState, pairs ...*dto.LabelPair) []*dto.LabelPair {
-		// Sorted label names: artifact, driver < endpoint < reason, result < target.
-		start := len(extra)
+		start := len(labels)
 		for _, p := range pairs {
 			if p.GetName() < "endpoint" {
-				extra = append(extra, p)
+				labels = append(labels, p)
 			}
 		}
-		extra = append(extra, st.labels[0])
+		labels = append(labels, st.labels[0])
 		for _, p := range pairs {
 			if p.GetName() > "endpoint" {
-				extra = append(extra, p)
+				labels = append(labels, p)
 			}
 		}
-		extra = append(extra, st.labels[1])
-		return extra[start:len(extra):len(extra)]
-	}
-	gauge := func(desc *prometheus.Desc, labels []*dto.LabelPair, v float64) {
-		samples = append(samples, probeSample{desc: desc, labels: labels, value: v})
+		labels = append(labels, st.labels[1])
+		return labels[start:len(labels):len(labels)]
 	}
 	for _, st := range m.probes {
 		for i, r := range verdict.Results {
-			samples = append(samples, probeSample{desc: d.runs, labels: with(st, m.pairs.get("result", string(r))),
-				value: st.runs[i], counter: true, created: st.created})
+			s := add(d.runs, with(st, m.pairs.get("result", string(r))), st.runs[i])
+			s.counter = &counters[0]
+			counters = counters[1:]
+			s.counter.Value, s.counter.CreatedTimestamp = &s.value, st.created
 		}
 		gauge(d.consecutiveErrors, st.labels, st.consecutiveErrors)
 		if st.hasInterval {
@@ -225,6 +238,29 @@ func (m *Metrics) probeSamples() []probeSample {
 		}
 	}
 	return samples
+}
+
+// extraSeries counts what probeSamples builds for the probe, but its
+// runs_total counters: gauges, and label pairs of the series with more
+// than the probe's two.
+func (st *probeState) extraSeries() (gauges, labels int) {
+	labels = 3 * len(verdict.Results)
+	gauges = 1 + len(st.drift)
+	labels += 3 * len(st.drift)
+	for _, has := range []bool{st.hasLastRun, st.hasLastSuccess, st.hasPropagation, st.hasResidual} {
+		if has {
+			gauges++
+		}
+	}
+	if st.hasInterval {
+		gauges++
+		labels += 3
+	}
+	if st.result != "" {
+		gauges++
+		labels += 4
+	}
+	return gauges, labels
 }
 
 // newProbeState is the state of a probe that has not run yet: its
