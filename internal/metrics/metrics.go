@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/revprober/revprober/internal/verdict"
 )
@@ -265,12 +266,17 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	want := make(map[probeID]*probeState, len(keys))
+	// The counters of the probes this load creates start now, together.
+	var created *timestamppb.Timestamp
 	drivers := map[string]map[verdict.Check]bool{}
 	for _, k := range keys {
 		id := probeID{k.Target, k.Endpoint}
 		st := m.probes[id]
 		if st == nil {
-			st = m.initProbe(id)
+			if created == nil {
+				created = timestamppb.New(m.now())
+			}
+			st = newProbeState(id, created, m.pairs)
 		}
 		st.driver, st.interval, st.hasInterval = k.Driver, k.Interval.Seconds(), true
 		want[id] = st
@@ -351,12 +357,6 @@ func orAllChecks(checks []verdict.Check) []verdict.Check {
 	return checks
 }
 
-// initProbe creates the series of a probe that exist from the start, at
-// zero. m.mu must be held.
-func (m *Metrics) initProbe(id probeID) *probeState {
-	return newProbeState(id, m.now())
-}
-
 // admit returns the state of a probe whose series may be written, creating
 // them for a probe SetProbes does not know yet (a run recorded between the
 // scheduler's reload and SetProbes, or one-shot mode without SetProbes).
@@ -370,7 +370,7 @@ func (m *Metrics) admit(id probeID) *probeState {
 	if m.removed[id] {
 		return nil
 	}
-	st := m.initProbe(id)
+	st := newProbeState(id, timestamppb.New(m.now()), m.pairs)
 	m.probes[id] = st
 	return st
 }

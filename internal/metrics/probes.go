@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
@@ -43,8 +41,10 @@ type probeState struct {
 	// a vector's counter exposes).
 	created *timestamppb.Timestamp
 	// labels are the probe's endpoint and target pairs, in that (sorted)
-	// order, shared by all its series.
-	labels []*dto.LabelPair
+	// order, shared by all its series. The endpoint pair is shared with
+	// every probe of the same endpoint name, the target pair is the
+	// probe's own.
+	labels [2]*dto.LabelPair
 }
 
 // Each probe's runs_total series are created at zero for every result
@@ -98,8 +98,8 @@ func newProbeDescs() probeDescs {
 
 // labelPairs interns label pairs: one *dto.LabelPair per (name, value),
 // shared by every series that carries it. Its values come from closed
-// lists and from the drivers, so it stays small. Not safe for concurrent
-// use: Metrics calls it with m.mu held.
+// lists and from the driver and endpoint names configured, so it stays
+// small. Not safe for concurrent use: Metrics calls it with m.mu held.
 type labelPairs map[[2]string]*dto.LabelPair
 
 func (l labelPairs) get(name, value string) *dto.LabelPair {
@@ -112,14 +112,8 @@ func (l labelPairs) get(name, value string) *dto.LabelPair {
 	return p
 }
 
-// probeLabels are the endpoint and target pairs of a new probe. They are
-// not interned: they are the probe's own, and go with it.
-func probeLabels(target, endpoint string) []*dto.LabelPair {
-	return []*dto.LabelPair{
-		{Name: proto.String("endpoint"), Value: proto.String(endpoint)},
-		{Name: proto.String("target"), Value: proto.String(target)},
-	}
-}
+// targetName is the name of every target label pair.
+var targetName = proto.String("target")
 
 // probeSample is one series of a probe, built on Collect. Its label pairs
 // are shared and never modified; its value (gauge or counter) is its own.
@@ -214,7 +208,7 @@ func (m *Metrics) probeSamples() []probeSample {
 			counters = counters[1:]
 			s.counter.Value, s.counter.CreatedTimestamp = &s.value, st.created
 		}
-		gauge(d.consecutiveErrors, st.labels, st.consecutiveErrors)
+		gauge(d.consecutiveErrors, st.labels[:], st.consecutiveErrors)
 		if st.hasInterval {
 			gauge(d.interval, with(st, m.pairs.get("driver", st.driver)), st.interval)
 		}
@@ -222,16 +216,16 @@ func (m *Metrics) probeSamples() []probeSample {
 			gauge(d.lastResult, with(st, m.pairs.get("reason", string(st.reason)), m.pairs.get("result", string(st.result))), 1)
 		}
 		if st.hasLastRun {
-			gauge(d.lastRun, st.labels, st.lastRun)
+			gauge(d.lastRun, st.labels[:], st.lastRun)
 		}
 		if st.hasLastSuccess {
-			gauge(d.lastSuccess, st.labels, st.lastSuccess)
+			gauge(d.lastSuccess, st.labels[:], st.lastSuccess)
 		}
 		if st.hasPropagation {
-			gauge(d.propagation, st.labels, st.propagation)
+			gauge(d.propagation, st.labels[:], st.propagation)
 		}
 		if st.hasResidual {
-			gauge(d.residual, st.labels, st.residual)
+			gauge(d.residual, st.labels[:], st.residual)
 		}
 		for _, a := range st.drift {
 			gauge(d.drift, with(st, m.pairs.get("artifact", string(a))), 1)
@@ -265,6 +259,11 @@ func (st *probeState) extraSeries() (gauges, labels int) {
 
 // newProbeState is the state of a probe that has not run yet: its
 // runs_total and consecutive_errors series exist, at zero.
-func newProbeState(id probeID, now time.Time) *probeState {
-	return &probeState{labels: probeLabels(id.target, id.endpoint), created: timestamppb.New(now)}
+// created is the counters' created timestamp, shared by the probes of
+// one config load. pairs must be guarded by the caller.
+func newProbeState(id probeID, created *timestamppb.Timestamp, pairs labelPairs) *probeState {
+	return &probeState{created: created, labels: [2]*dto.LabelPair{
+		pairs.get("endpoint", id.endpoint),
+		{Name: targetName, Value: proto.String(id.target)},
+	}}
 }
