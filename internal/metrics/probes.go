@@ -13,12 +13,12 @@ import (
 // series, its own label pairs, hash and metric object (~490 bytes a series,
 // 44 MB at 10,000 probes of 9 series). A probe here is one probeState of
 // plain numbers, and its series are built on Collect from label pairs that
-// are shared: the probe's target and endpoint pairs by all its series, the
-// pairs of the closed lists (result, reason, artifact) and of the drivers
-// by every probe.
+// are shared: the probe's target pair by all its series, the pairs of the
+// closed lists (result, reason, artifact), of the drivers and of the
+// endpoint names by every probe. Removing a probe is deleting its state.
 
-// probeState is what a probe's series say, and the label values of the
-// series that must disappear when they change.
+// probeState is what a probe's series say; a series whose state is empty
+// or unset is absent.
 type probeState struct {
 	// driver and interval are the probe_interval_seconds series, which
 	// SetProbes creates (hasInterval).
