@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/revprober/revprober/internal/verdict"
 )
@@ -113,33 +114,14 @@ type ProbeKey struct {
 
 type probeID struct{ target, endpoint string }
 
-// probeState is what a probe's series need remembered: the label values
-// of the series that must be deleted when they change.
-type probeState struct {
-	driver string
-	// result and reason label the probe's one probe_last_result series
-	// (empty before the first run).
-	result verdict.Result
-	reason verdict.Reason
-	// drift are the artifacts of the probe's probe_drift series.
-	drift []verdict.Artifact
-}
-
 // Metrics holds every revprober metric. Its methods are safe for
 // concurrent use.
 type Metrics struct {
 	now func() time.Time
 
-	// Per probe (the budget in the package comment).
-	lastResult        *prometheus.GaugeVec
-	runs              *prometheus.CounterVec
-	consecutiveErrors *prometheus.GaugeVec
-	interval          *prometheus.GaugeVec
-	lastRun           *prometheus.GaugeVec
-	lastSuccess       *prometheus.GaugeVec
-	probePropagation  *prometheus.GaugeVec
-	residual          *prometheus.GaugeVec
-	probeDrift        *prometheus.GaugeVec
+	// Per probe (the budget in the package comment): the families that
+	// probeCollector builds from m.probes (probes.go).
+	probeDescs probeDescs
 
 	// Per driver.
 	failures         *prometheus.CounterVec
@@ -173,6 +155,8 @@ type Metrics struct {
 	// drivers are the drivers in use and the checks their probes make
 	// (the per-driver series).
 	drivers map[string]map[verdict.Check]bool
+	// pairs are the shared label pairs of the per-probe series.
+	pairs labelPairs
 }
 
 // unknownDriver labels the per-driver series of a run whose probe's driver
@@ -186,8 +170,6 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	probe := []string{"target", "endpoint"}
-	with := func(extra ...string) []string { return append(append([]string{}, probe...), extra...) }
 	gauge := func(name, help string, labels []string) *prometheus.GaugeVec {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	}
@@ -202,24 +184,7 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	m := &Metrics{
 		now: time.Now,
 
-		lastResult: gauge("probe_last_result",
-			"1, labeled by the result and reason of the last run of the probe (reason none for a pass). Absent until the first run.", with("result", "reason")),
-		runs: counter("runs_total",
-			"Runs of the probe, by result.", with("result")),
-		consecutiveErrors: gauge("probe_consecutive_errors",
-			"Number of runs in a row, up to the last one, that ended in error (no verdict); 0 after a pass or fail.", with()),
-		interval: gauge("probe_interval_seconds",
-			"Configured interval between two runs of the probe, labeled by the probe's driver (joins a probe to the per-driver series).", with("driver")),
-		lastRun: gauge("last_run_timestamp_seconds",
-			"Unix time the last run of the probe finished. Absent until the first run.", with()),
-		lastSuccess: gauge("last_success_timestamp_seconds",
-			"Unix time the last passing run of the probe finished. Absent until the first pass.", with()),
-		probePropagation: gauge("probe_propagation_seconds",
-			"Time from the revoke request until the last artifact the endpoint promises to kill was seen dead, in the last run of the probe. Absent when that run measured none.", with()),
-		residual: gauge("residual_validity_seconds",
-			"For a JWT access token, the time left until its exp at the last run's revocation: how long a resource server that validates locally still accepts it.", with()),
-		probeDrift: gauge("probe_drift",
-			"1 for each artifact the last run of the probe found dead although the endpoint is documented to leave it alive. Absent without drift.", with("artifact")),
+		probeDescs: newProbeDescs(),
 
 		failures: counter("failures_total",
 			"Runs that did not pass, over every probe of a driver, by result (fail or error) and reason.", []string{"driver", "result", "reason"}),
@@ -257,9 +222,9 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		probes:  map[probeID]*probeState{},
 		removed: map[probeID]bool{},
 		drivers: map[string]map[verdict.Check]bool{},
+		pairs:   labelPairs{},
 	}
-	reg.MustRegister(m.lastResult, m.runs, m.consecutiveErrors, m.interval, m.lastRun, m.lastSuccess,
-		m.probePropagation, m.residual, m.probeDrift,
+	reg.MustRegister(probeCollector{m},
 		m.failures, m.propagation, m.checkPropagation, m.stepDuration, m.drift,
 		m.skipped, m.scheduleLag, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
 		m.evidenceLastSeq, m.evidenceWriteErrors, m.evidenceWritable, m.refused)
@@ -301,19 +266,20 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	want := make(map[probeID]*probeState, len(keys))
+	// The counters of the probes this load creates start now, together.
+	var created *timestamppb.Timestamp
 	drivers := map[string]map[verdict.Check]bool{}
 	for _, k := range keys {
 		id := probeID{k.Target, k.Endpoint}
 		st := m.probes[id]
 		if st == nil {
-			st = m.initProbe(id)
+			if created == nil {
+				created = timestamppb.New(m.now())
+			}
+			st = newProbeState(id, created, m.pairs)
 		}
-		if st.driver != k.Driver {
-			m.interval.DeleteLabelValues(id.target, id.endpoint, st.driver)
-			st.driver = k.Driver
-		}
+		st.driver, st.interval, st.hasInterval = k.Driver, k.Interval.Seconds(), true
 		want[id] = st
-		m.interval.WithLabelValues(id.target, id.endpoint, k.Driver).Set(k.Interval.Seconds())
 		if drivers[k.Driver] == nil {
 			drivers[k.Driver] = map[verdict.Check]bool{}
 		}
@@ -324,9 +290,8 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 		}
 	}
 	removed := map[probeID]bool{}
-	for id, st := range m.probes {
+	for id := range m.probes {
 		if want[id] == nil {
-			m.deleteProbe(id, st)
 			removed[id] = true
 		}
 	}
@@ -392,38 +357,6 @@ func orAllChecks(checks []verdict.Check) []verdict.Check {
 	return checks
 }
 
-// initProbe creates the series of a probe that exist from the start, at
-// zero. m.mu must be held.
-func (m *Metrics) initProbe(id probeID) *probeState {
-	t, e := id.target, id.endpoint
-	for _, r := range verdict.Results {
-		m.runs.WithLabelValues(t, e, string(r))
-	}
-	m.consecutiveErrors.WithLabelValues(t, e).Set(0)
-	return &probeState{}
-}
-
-// deleteProbe deletes every series of a probe, by exact label values (a
-// partial-match delete scans every series of a vector: too slow with
-// thousands of probes). m.mu must be held.
-func (m *Metrics) deleteProbe(id probeID, st *probeState) {
-	t, e := id.target, id.endpoint
-	for _, v := range []*prometheus.MetricVec{m.consecutiveErrors.MetricVec, m.lastRun.MetricVec, m.lastSuccess.MetricVec,
-		m.probePropagation.MetricVec, m.residual.MetricVec} {
-		v.DeleteLabelValues(t, e)
-	}
-	for _, r := range verdict.Results {
-		m.runs.DeleteLabelValues(t, e, string(r))
-	}
-	m.interval.DeleteLabelValues(t, e, st.driver)
-	if st.result != "" {
-		m.lastResult.DeleteLabelValues(t, e, string(st.result), string(st.reason))
-	}
-	for _, a := range st.drift {
-		m.probeDrift.DeleteLabelValues(t, e, string(a))
-	}
-}
-
 // admit returns the state of a probe whose series may be written, creating
 // them for a probe SetProbes does not know yet (a run recorded between the
 // scheduler's reload and SetProbes, or one-shot mode without SetProbes).
@@ -437,7 +370,7 @@ func (m *Metrics) admit(id probeID) *probeState {
 	if m.removed[id] {
 		return nil
 	}
-	st := m.initProbe(id)
+	st := newProbeState(id, timestamppb.New(m.now()), m.pairs)
 	m.probes[id] = st
 	return st
 }
@@ -488,7 +421,6 @@ func (m *Metrics) Observe(r *verdict.Run) {
 	if st == nil {
 		return
 	}
-	t, e := id.target, id.endpoint
 	result, reason := Normalize(r.Result, r.Reason)
 
 	finished := r.Started.Add(r.Duration)
@@ -507,24 +439,18 @@ func (m *Metrics) Observe(r *verdict.Run) {
 		}
 	}
 
-	m.runs.WithLabelValues(t, e, string(result)).Inc()
-	if st.result != result || st.reason != reason {
-		if st.result != "" {
-			m.lastResult.DeleteLabelValues(t, e, string(st.result), string(st.reason))
-		}
-		st.result, st.reason = result, reason
-	}
-	m.lastResult.WithLabelValues(t, e, string(result), string(reason)).Set(1)
-	m.lastRun.WithLabelValues(t, e).Set(ts)
+	st.runs[resultIndex(result)]++
+	st.result, st.reason = result, reason
+	st.lastRun, st.hasLastRun = ts, true
 	if result == verdict.Pass {
-		m.lastSuccess.WithLabelValues(t, e).Set(ts)
-		m.consecutiveErrors.WithLabelValues(t, e).Set(0)
+		st.lastSuccess, st.hasLastSuccess = ts, true
+		st.consecutiveErrors = 0
 	} else {
 		m.failures.WithLabelValues(driver, string(result), string(reason)).Inc()
 		if result == verdict.Error {
-			m.consecutiveErrors.WithLabelValues(t, e).Inc()
+			st.consecutiveErrors++
 		} else {
-			m.consecutiveErrors.WithLabelValues(t, e).Set(0)
+			st.consecutiveErrors = 0
 		}
 	}
 
@@ -533,11 +459,10 @@ func (m *Metrics) Observe(r *verdict.Run) {
 			m.stepDuration.WithLabelValues(driver, s.Name).Observe(s.Duration.Seconds())
 		}
 	}
+	st.hasPropagation = false
 	if p := r.PropagationSeconds; p != nil && *p >= 0 {
 		m.propagation.WithLabelValues(driver).Observe(*p)
-		m.probePropagation.WithLabelValues(t, e).Set(*p)
-	} else {
-		m.probePropagation.DeleteLabelValues(t, e)
+		st.propagation, st.hasPropagation = *p, true
 	}
 	for _, o := range r.Checks {
 		if p := o.PropagationSeconds; p != nil && *p >= 0 && contains(verdict.Checks, o.Check) {
@@ -548,25 +473,20 @@ func (m *Metrics) Observe(r *verdict.Run) {
 		}
 	}
 
+	// A new slice, never st.drift appended to: a scrape may still read
+	// the old one.
 	var drift []verdict.Artifact
 	for _, a := range r.Drift {
 		if contains(verdict.Artifacts, a) && !contains(drift, a) {
 			drift = append(drift, a)
 			m.drift.WithLabelValues(driver, string(a)).Inc()
-			m.probeDrift.WithLabelValues(t, e, string(a)).Set(1)
-		}
-	}
-	for _, a := range st.drift {
-		if !contains(drift, a) {
-			m.probeDrift.DeleteLabelValues(t, e, string(a))
 		}
 	}
 	st.drift = drift
 
-	if r.ResidualValiditySeconds != nil {
-		m.residual.WithLabelValues(t, e).Set(*r.ResidualValiditySeconds)
-	} else {
-		m.residual.DeleteLabelValues(t, e)
+	st.hasResidual = r.ResidualValiditySeconds != nil
+	if st.hasResidual {
+		st.residual = *r.ResidualValiditySeconds
 	}
 }
 

@@ -333,20 +333,22 @@ func TestObserveSequence(t *testing.T) {
 			r.Drift = []verdict.Artifact{verdict.Session}
 		}
 		m.Observe(r)
-		if got := testutil.ToFloat64(m.consecutiveErrors.WithLabelValues("janssen", "revoke_session")); got != wantConsecutive[i] {
+		if got := snapshot(t, reg)[s("revprober_probe_consecutive_errors", "")]; got != wantConsecutive[i] {
 			t.Errorf("after run %d (%s): consecutive errors %v, want %v", i, res, got, wantConsecutive[i])
 		}
 	}
 	// The last run had no JWT, measured no propagation and found no
 	// drift: those series are gone; the last success stays.
-	for name, c := range map[string]prometheus.Collector{"residual_validity_seconds": m.residual,
-		"probe_propagation_seconds": m.probePropagation, "probe_drift": m.probeDrift} {
-		if n := testutil.CollectAndCount(c); n != 0 {
-			t.Errorf("%s has %d series after a run without one", name, n)
+	snap := snapshot(t, reg)
+	for k := range snap {
+		for _, name := range []string{"revprober_residual_validity_seconds{", "revprober_probe_propagation_seconds{", "revprober_probe_drift{"} {
+			if strings.HasPrefix(k, name) {
+				t.Errorf("%s left after a run without one", k)
+			}
 		}
 	}
 	wantSuccess := float64(t0.Add(4*time.Minute+2500*time.Millisecond).UnixNano()) / 1e9
-	if got := testutil.ToFloat64(m.lastSuccess.WithLabelValues("janssen", "revoke_session")); got != wantSuccess {
+	if got := snap[s("revprober_last_success_timestamp_seconds", "")]; got != wantSuccess {
 		t.Errorf("last success %v, want %v", got, wantSuccess)
 	}
 	// One last-result series: the last run's, not one per result ever seen.
@@ -508,7 +510,7 @@ func TestSetProbes(t *testing.T) {
 	}
 	// Added again, it starts from zero.
 	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
-	if got := testutil.ToFloat64(m.runs.WithLabelValues("janssen", "revoke_session", "fail")); got != 0 {
+	if got, ok := snapshot(t, reg)[s("revprober_runs_total", `result="fail"`)]; !ok || got != 0 {
 		t.Errorf("re-added probe starts at %v", got)
 	}
 }
@@ -546,7 +548,7 @@ func TestObserveBeforeSetProbes(t *testing.T) {
 		t.Errorf("fail not counted under the unknown driver: %v", got)
 	}
 	m.SetProbes([]ProbeKey{{Target: "janssen", Endpoint: "revoke_session", Driver: testDriver, Interval: time.Minute}})
-	if got := testutil.ToFloat64(m.runs.WithLabelValues("janssen", "revoke_session", "fail")); got != 1 {
+	if got := snapshot(t, reg)[s("revprober_runs_total", `result="fail"`)]; got != 1 {
 		t.Errorf("SetProbes reset an observed probe: %v", got)
 	}
 	for k := range snapshot(t, reg) {

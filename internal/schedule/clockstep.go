@@ -59,7 +59,7 @@ func (s *Scheduler) checkClock() {
 			continue
 		}
 		delete(s.jobs, id)
-		if err := s.addJob(s.probes[id]); err != nil {
+		if err := s.addJob(id, s.probes[id]); err != nil {
 			s.opts.Logger.Error("re-planning after a clock step", "probe", id, "err", err)
 		}
 	}
