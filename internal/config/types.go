@@ -46,10 +46,10 @@ type Global struct {
 	// than Timeout. Default 30s.
 	Deadline Duration `yaml:"deadline"`
 	// Hold is how long every artifact promised to die must stay dead after
-	// it was first seen dead: verification goes on at a low rate (about
-	// every hold/4) through the hold, and an artifact seen alive again is
-	// a fail (came_back_alive). Deadline plus Hold must be shorter than
-	// Timeout. Default 10s.
+	// it was first seen dead: verification goes on at a low rate (three
+	// looks, about every hold/3, the last at its end), and an artifact
+	// seen alive again is a fail (came_back_alive). Deadline plus Hold
+	// must be shorter than Timeout. Default 10s.
 	Hold Duration `yaml:"hold"`
 	// RequestTimeout bounds every HTTP exchange of a run (the answer's body
 	// included), so one hung request cannot eat the whole run. It must be

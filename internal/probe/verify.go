@@ -36,8 +36,9 @@ func (c *check) settled() bool { return c.held || c.cameBack || c.reason != "" |
 // A pending check is polled at an interval that grows with the time since
 // the revocation (5 % of it, within PollInitial..PollMax), so the measured
 // latency is within about 5 % of the truth without hammering the IdP; a
-// holding check about every hold/4, never more often than that growing
-// interval, so the hold costs a few requests per check. Verification
+// holding check about every hold/holdLooks, never more often than that
+// growing interval, the last look at the hold's end, so the hold costs
+// holdLooks requests per check. Verification
 // stops early once a fail is certain (an artifact alive at the deadline).
 // Artifacts promised to survive are looked at once, after the holds.
 func (r *runner) verify(ctx context.Context) error {
@@ -131,8 +132,17 @@ func (r *runner) nextPoll(c *check, deadline time.Time) time.Time {
 		return deadline // a poll right at the deadline
 	}
 	holdEnd := c.firstDead.Add(r.p.Hold)
-	return now.Add(max(min(r.p.Hold/4, holdEnd.Sub(now)), grow))
+	return now.Add(max(min(r.p.Hold/holdLooks, holdEnd.Sub(now)), grow))
 }
+
+// holdLooks is how many times a settled check is looked at through its
+// hold, evenly spread, the last at the hold's end. A comeback that lasts
+// is seen by the last look whatever the count; the earlier ones catch a
+// brief one and tell early when it started. Every look is a request per
+// check per run (and, at a 1-minute interval, a wake-up of an otherwise
+// idle prober): three is the fewest that still looks inside the window
+// twice before its end.
+const holdLooks = 3
 
 func (r *runner) sleepUntil(ctx context.Context, t time.Time) error {
 	d := t.Sub(r.now())
