@@ -60,7 +60,7 @@ func TestCitationsResolve(t *testing.T) {
 		return strings.Contains(facts, "\n"+sub+". **")
 	}
 	cite := regexp.MustCompile(`wire-facts\.md §([0-9.]+)((?:(?:,| and|/) ?§[0-9.]+)*)`)
-	outside := regexp.MustCompile(`shared/reference|DESIGN\.md|real-idps\.md|toolchain\.md`)
+	outside := regexp.MustCompile(`shared[/]reference|DESIGN\.md|real-idps\.md|toolchain\.md`)
 	n := 0
 	repoTextFiles(t, func(path, text string) {
 		if path == filepath.Join("internal", "cli", "docs_test.go") {
