@@ -272,7 +272,7 @@ func TestDaemonWiring(t *testing.T) {
 // sample is the value of a metric without labels and its series count.
 func sample(t *testing.T, d *daemon.Daemon, name string) (float64, int) {
 	t.Helper()
-	mfs, err := d.Registry.Gather()
+	mfs, err := d.Gatherer.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

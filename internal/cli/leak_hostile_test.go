@@ -250,7 +250,7 @@ func TestNoSecretReachesAnyOutputFromHostileAPIs(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", page.Handler())
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{}))
 	for _, p := range paths {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))

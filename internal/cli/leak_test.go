@@ -83,7 +83,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		}{[]*verdict.Run{run}})
 		writeReport(&out, []*verdict.Run{run})
 		rec := httptest.NewRecorder()
-		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		out.Write(rec.Body.Bytes())
 		out.Write(logs.Bytes())
 		all := out.String()

@@ -59,6 +59,9 @@ type Daemon struct {
 	opts     Options
 	log      *slog.Logger
 	Registry *prometheus.Registry
+	// Gatherer is what /metrics serves: Registry's families and the
+	// per-probe families of Metrics.
+	Gatherer prometheus.Gatherer
 	Metrics  *metrics.Metrics
 	Sched    *schedule.Scheduler
 	// Mux holds the routes. The servers serve it through Handler (the
@@ -94,6 +97,7 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: opts.Logger, Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
 	d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.Metrics = metrics.New(d.Registry, opts.Build)
+	d.Gatherer = d.Metrics.Gatherer(d.Registry)
 	d.Refusals = webguard.NewRefusals(opts.Logger, 0, d.Metrics.Refused)
 	d.Backchannel = backchannel.NewWithOptions(backchannel.Options{Refused: func(r *http.Request, reason, why string) {
 		d.Refusals.Refuse(r, webguard.HandlerBackchannel, reason, "why", why)
@@ -199,7 +203,7 @@ func (d *Daemon) routes() {
 	}
 	// gzip when the scraper accepts it (Prometheus does): a 10,000-probe
 	// replica's exposition is about 9 MB plain, 0.3 MB compressed.
-	d.Mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry,
+	d.Mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{Registry: d.Registry,
 		OfferedCompressions: []promhttp.Compression{promhttp.Gzip}}))
 	d.Mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")

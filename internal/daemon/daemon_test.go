@@ -54,7 +54,7 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 	srv := httptest.NewServer(d.Handler())
 	defer srv.Close()
 	reloadOK := func() float64 {
-		mfs, err := d.Registry.Gather()
+		mfs, err := d.Gatherer.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestReloadKeepsTheRunningConfigOnError(t *testing.T) {
 		t.Fatalf("Loaded saw %v after a good reload", loaded)
 	}
 	// Every probe's series exist at zero again, so increase() sees a first failure.
-	if n := testutil.CollectAndCount(d.Registry, "revprober_runs_total"); n != 3*before {
+	if n, err := testutil.GatherAndCount(d.Gatherer, "revprober_runs_total"); err != nil || n != 3*before {
 		t.Fatalf("runs_total has %d series, want %d (3 results × %d probes)", n, 3*before, before)
 	}
 }

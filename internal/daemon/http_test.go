@@ -354,7 +354,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // refused is revprober_http_requests_refused_total{handler,reason}.
 func refused(t *testing.T, d *daemon.Daemon, handler, reason string) float64 {
 	t.Helper()
-	mfs, err := d.Registry.Gather()
+	mfs, err := d.Gatherer.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

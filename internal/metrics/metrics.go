@@ -119,10 +119,6 @@ type probeID struct{ target, endpoint string }
 type Metrics struct {
 	now func() time.Time
 
-	// Per probe (the budget in the package comment): the families that
-	// probeCollector builds from m.probes (probes.go).
-	probeDescs probeDescs
-
 	// Per driver.
 	failures         *prometheus.CounterVec
 	propagation      *prometheus.HistogramVec
@@ -149,6 +145,9 @@ type Metrics struct {
 	// probes are the configured probes, and the probes observed before
 	// SetProbes knew them (a run that starts right after a reload).
 	probes map[probeID]*probeState
+	// order is m.probes sorted by (endpoint, target), nil when it must be
+	// sorted again (probes.go).
+	order []*probeState
 	// removed are the probes the last SetProbes deleted: a run still in
 	// flight at that reload must not bring their series back.
 	removed map[probeID]bool
@@ -166,6 +165,7 @@ const unknownDriver = "unknown"
 
 // New creates the metrics and registers them on reg (never the global
 // registry; a nil reg gets a private registry, useful in one-shot mode).
+// The per-probe series are not collected by reg: serve m.Gatherer(reg).
 func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -183,8 +183,6 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 	}
 	m := &Metrics{
 		now: time.Now,
-
-		probeDescs: newProbeDescs(),
 
 		failures: counter("failures_total",
 			"Runs that did not pass, over every probe of a driver, by result (fail or error) and reason.", []string{"driver", "result", "reason"}),
@@ -224,7 +222,7 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		drivers: map[string]map[verdict.Check]bool{},
 		pairs:   labelPairs{},
 	}
-	reg.MustRegister(probeCollector{m},
+	reg.MustRegister(probeReservation{},
 		m.failures, m.propagation, m.checkPropagation, m.stepDuration, m.drift,
 		m.skipped, m.scheduleLag, m.buildInfo, m.reloadSuccessful, m.reloadTimestamp, m.coordinationUp,
 		m.evidenceLastSeq, m.evidenceWriteErrors, m.evidenceWritable, m.refused)
@@ -295,7 +293,7 @@ func (m *Metrics) SetProbes(keys []ProbeKey) {
 			removed[id] = true
 		}
 	}
-	m.probes, m.removed = want, removed
+	m.probes, m.removed, m.order = want, removed, nil
 	m.setDrivers(drivers)
 }
 
@@ -372,6 +370,7 @@ func (m *Metrics) admit(id probeID) *probeState {
 	}
 	st := newProbeState(id, timestamppb.New(m.now()), m.pairs)
 	m.probes[id] = st
+	m.order = nil
 	return st
 }
 

@@ -26,12 +26,13 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func f(v float64) *float64 { return &v }
 
-func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
+// newTest returns new metrics and what /metrics serves of them.
+func newTest(t *testing.T) (*Metrics, prometheus.Gatherer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := New(reg, BuildInfo{Version: "1.2.3", Revision: "abc123"})
 	m.now = func() time.Time { return t0 }
-	return m, reg
+	return m, m.Gatherer(reg)
 }
 
 // snapshot flattens every sample of the registry into "name{l="v",...}" → value;

@@ -39,7 +39,8 @@ func BenchmarkScrape10k(b *testing.B) {
 		}
 		m.Observe(r)
 	}
-	mfs, err := reg.Gather()
+	g := m.Gatherer(reg)
+	mfs, err := g.Gather()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func BenchmarkScrape10k(b *testing.B) {
 			series++
 		}
 	}
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 	gz := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	req.Header.Set("Accept-Encoding", "gzip")
