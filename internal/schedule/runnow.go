@@ -26,10 +26,25 @@ var (
 	// ErrNoTryAcquire is returned by RunNow when the coordinator cannot
 	// take a canary without waiting.
 	ErrNoTryAcquire = errors.New("this coordination backend does not support run now")
+	// ErrCannotRunHere is returned by RunNow when the coordinator refused
+	// the canary for a reason of its own, not because another run holds
+	// it (the backend is unreachable, this replica is a standby); the
+	// error says which.
+	ErrCannotRunHere = errors.New("this replica cannot run the probe now")
 )
 
+// RefusalExplainer is a TryAcquirer that can say why it refused a canary
+// when the reason is not another run: "the canary is busy" would send an
+// operator to wait for a run that does not exist.
+type RefusalExplainer interface {
+	// WhyRefused returns why p cannot run on this replica now, or nil
+	// when nothing but a run holding the canary stops it.
+	WhyRefused(p *probe.Probe) error
+}
+
 // RunNow runs the loaded probe id ("target/endpoint") at once, outside its
-// schedule, if its canary is free; it returns ErrBusy otherwise. The run is
+// schedule, if its canary is free; it returns ErrBusy otherwise, or
+// ErrCannotRunHere when the coordinator says why it cannot run it at all. The run is
 // recorded through the recorders like a scheduled one (with no tick). It
 // runs on the scheduler's context, so a caller that goes away does not
 // cut it short; Shutdown does.
@@ -58,6 +73,11 @@ func (s *Scheduler) RunNow(ctx context.Context, id string) (*verdict.Run, error)
 		release, free = ta.TryAcquire(p)
 	}
 	if !free {
+		if e, ok := ta.(RefusalExplainer); ok {
+			if why := e.WhyRefused(p); why != nil {
+				return nil, fmt.Errorf("%s: %w: %w", id, ErrCannotRunHere, why)
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", id, ErrBusy)
 	}
 	defer release()

@@ -567,6 +567,8 @@ func (p *Page) runNow(w http.ResponseWriter, r *http.Request) {
 			p.refused(r, webguard.Busy)
 			message(w, http.StatusConflict, "Run now refused: the canary is busy",
 				fmt.Sprintf("Another run holds the canary of %s right now (two runs on one canary spoil each other's verdicts). Try again when it has finished.", id))
+		case errors.Is(err, schedule.ErrCannotRunHere):
+			message(w, http.StatusServiceUnavailable, "Run now refused: this replica cannot run probes now", clean(err.Error()))
 		case errors.Is(err, schedule.ErrNoProbe):
 			message(w, http.StatusNotFound, "No such probe", fmt.Sprintf("There is no probe %q in the running configuration.", id))
 		default:

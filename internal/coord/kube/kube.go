@@ -298,6 +298,20 @@ func (c *Coordinator) Acquire(ctx context.Context, p *probe.Probe, tick time.Tim
 	return release, "", nil
 }
 
+// WhyRefused implements schedule.RefusalExplainer: the API unreachable, a
+// standby, or a new leader's hand-over wait are not a busy canary.
+func (c *Coordinator) WhyRefused(p *probe.Probe) error {
+	switch {
+	case !c.Up():
+		return errors.New("kubernetes coordination: the Kubernetes API is unreachable")
+	case !c.Leading():
+		return errors.New("kubernetes coordination: this replica is a standby; the replica holding the Lease runs the probes (use its status page)")
+	case !c.settled(p):
+		return errors.New("kubernetes coordination: this replica became leader moments ago; a run of the previous leader may still use this canary")
+	}
+	return nil
+}
+
 // TryAcquire implements schedule.TryAcquirer (the status page's run-now):
 // only the leader runs probes, so a standby refuses.
 func (c *Coordinator) TryAcquire(p *probe.Probe) (func(), bool) {

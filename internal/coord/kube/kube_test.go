@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -255,10 +256,18 @@ func TestAPIServerDown(t *testing.T) {
 		if _, skip, _ := c.Acquire(context.Background(), p, time.Now()); skip != schedule.SkipCoordinationDown {
 			t.Errorf("%s: skip %q, want coordination_down", c.opts.Replica, skip)
 		}
+		if err := c.WhyRefused(p); err == nil || !strings.Contains(err.Error(), "unreachable") {
+			t.Errorf("%s: run-now with the API server down: WhyRefused = %v, want it unreachable", c.opts.Replica, err)
+		}
 	}
 	down.Store(false)
 	waitFor(t, 5*time.Second, "a leader again", func() bool { return leader(coords) != nil && coords[0].Up() && coords[1].Up() })
 	l := leader(coords)
+	for _, c := range coords {
+		if err := c.WhyRefused(p); c != l && (err == nil || !strings.Contains(err.Error(), "standby")) {
+			t.Errorf("%s: run-now on a standby: WhyRefused = %v, want it a standby", c.opts.Replica, err)
+		}
+	}
 	release, skip, err := l.Acquire(context.Background(), p, time.Now())
 	if skip != "" || err != nil {
 		t.Fatalf("after recovery: skip %q err %v", skip, err)
@@ -312,6 +321,9 @@ func TestNewLeaderHoldsOff(t *testing.T) {
 	c.mu.Unlock()
 	if _, ok := c.TryAcquire(p); ok {
 		t.Fatal("run-now was allowed during the hand-over wait")
+	}
+	if err := c.WhyRefused(p); err == nil || !strings.Contains(err.Error(), "previous leader") {
+		t.Fatalf("run-now during the hand-over wait: WhyRefused = %v, want the previous leader's run named", err)
 	}
 	c.mu.Lock()
 	c.opts.Holdoff = 50 * time.Millisecond // a short wait, to see it end

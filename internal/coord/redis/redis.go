@@ -506,6 +506,32 @@ func (c *Coordinator) TryAcquireContext(ctx context.Context, p *probe.Probe) (fu
 	return release, skip == "" && err == nil
 }
 
+// WhyRefused implements schedule.RefusalExplainer: Redis unreachable, or
+// its data new (a run of before may still hold the canary), are not a busy
+// canary.
+func (c *Coordinator) WhyRefused(p *probe.Probe) error {
+	c.mu.Lock()
+	up, epoch := c.up, c.epoch
+	settled := c.settledAt(p.CanaryKeys(), c.hold(p.Timeout))
+	c.mu.Unlock()
+	switch {
+	case !up || epoch == "":
+		return errRedisDown
+	case c.opts.Now().Before(settled):
+		return newDataError(settled)
+	}
+	return nil
+}
+
+// errRedisDown is why no run starts while Redis is unreachable.
+var errRedisDown = errors.New("redis coordination: Redis unreachable")
+
+// newDataError is why no run starts on a canary until settled after Redis
+// lost its data.
+func newDataError(settled time.Time) error {
+	return fmt.Errorf("redis coordination: Redis' data is new (first start, data lost or Redis restarted); a run started before may still use this canary until %s", settled.Format(time.RFC3339))
+}
+
 // claimScript claims a tick only within the data epoch this replica knows,
 // on the Redis process that epoch was stamped by: after Redis lost its
 // data or restarted, no claim succeeds until the heartbeat has replaced
@@ -528,11 +554,11 @@ func (c *Coordinator) acquire(ctx context.Context, id string, canaries []string,
 	settled := c.settledAt(canaries, hold)
 	c.mu.Unlock()
 	if !up || epoch == "" {
-		return nil, schedule.SkipCoordinationDown, errors.New("redis coordination: Redis unreachable")
+		return nil, schedule.SkipCoordinationDown, errRedisDown
 	}
 	if c.opts.Now().Before(settled) {
 		c.report()
-		return nil, schedule.SkipCoordinationDown, fmt.Errorf("redis coordination: Redis' data is new (first start, data lost or Redis restarted); a run started before may still use this canary until %s", settled.Format(time.RFC3339))
+		return nil, schedule.SkipCoordinationDown, newDataError(settled)
 	}
 	if tick.IsZero() {
 		// A run outside the schedule (run-now): no tick to claim, only the

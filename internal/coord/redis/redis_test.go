@@ -2,9 +2,12 @@ package rediscoord
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/revprober/revprober/internal/probe"
 	"github.com/revprober/revprober/internal/schedule"
+	"github.com/revprober/revprober/internal/status"
+	"github.com/revprober/revprober/internal/verdict"
 )
 
 const (
@@ -659,3 +664,47 @@ var (
 	_ schedule.TryAcquirer = (*Coordinator)(nil)
 	_ schedule.ProbeSetter = (*Coordinator)(nil)
 )
+
+// Run-now while Redis is unreachable is refused as "this replica cannot
+// run probes now: Redis unreachable", not as a busy canary: an operator
+// told "busy" waits for a run that does not exist. Through the status
+// page: 503 and the reason, no 409.
+func TestRunNowWhileRedisDownSaysWhy(t *testing.T) {
+	f := newFixture(t, "a")
+	f.start(t)
+	c := f.coords[0]
+	ran := 0
+	s, err := schedule.New(schedule.Options{Coordinator: c, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Run: func(context.Context, *probe.Probe) *verdict.Run { ran++; return &verdict.Run{Result: verdict.Pass} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	p := &probe.Probe{Target: "t", Endpoint: "e", Interval: time.Hour, Timeout: timeout, Canaries: []probe.Canary{{Name: "c", Username: "canary01"}}}
+	if err := s.Load([]*probe.Probe{p}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WhyRefused(p); err != nil {
+		t.Fatalf("Redis up: WhyRefused = %v, want nil", err)
+	}
+	if _, err := s.RunNow(context.Background(), p.ID()); err != nil {
+		t.Fatalf("Redis up: run now: %v", err)
+	}
+
+	f.mr.Close()
+	waitFor(t, 2*time.Second, func() bool { return !c.Up() })
+	_, err = s.RunNow(context.Background(), p.ID())
+	if !errors.Is(err, schedule.ErrCannotRunHere) || errors.Is(err, schedule.ErrBusy) || !strings.Contains(err.Error(), "Redis unreachable") {
+		t.Fatalf("Redis down: run now: %v, want ErrCannotRunHere naming Redis", err)
+	}
+	page := status.New(status.Options{Probes: func() []*probe.Probe { return []*probe.Probe{p} }, RunNow: s.RunNow})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/probes/"+p.ID()+"/run", nil)
+	page.Handler().ServeHTTP(rec, req)
+	if body := rec.Body.String(); rec.Code != http.StatusServiceUnavailable || !strings.Contains(body, "Redis unreachable") || strings.Contains(body, "busy") {
+		t.Fatalf("status page, Redis down: %d %s", rec.Code, body)
+	}
+	if ran != 1 {
+		t.Fatalf("%d runs, want the one while Redis was up", ran)
+	}
+}
