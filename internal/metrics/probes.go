@@ -283,22 +283,33 @@ func byEndpoint(order []*probeState, each func([]*probeState)) {
 	}
 }
 
-// buckets splits probes (in order) by keys of theirs, and returns the
-// keys in order with each key's probes, still in order.
-func buckets(probes []*probeState, keys func(*probeState) []string) ([]string, map[string][]*probeState) {
-	by := map[string][]*probeState{}
-	var sorted []string
+// buckets splits probes (in order) by a key of theirs (none when has is
+// false), and returns the keys in order with each key's probes, still in
+// order.
+func buckets[K comparable](probes []*probeState, key func(*probeState) (k K, has bool), compare func(a, b K) int) ([]K, map[K][]*probeState) {
+	by := map[K][]*probeState{}
+	var sorted []K
 	for _, st := range probes {
-		for _, k := range keys(st) {
-			if by[k] == nil {
-				sorted = append(sorted, k)
-			}
-			by[k] = append(by[k], st)
+		k, has := key(st)
+		if !has {
+			continue
 		}
+		if by[k] == nil {
+			sorted = append(sorted, k)
+		}
+		by[k] = append(by[k], st)
 	}
-	slices.Sort(sorted)
+	slices.SortFunc(sorted, compare)
 	return sorted, by
 }
+
+// artifactsByName are the artifacts in the order of their names: the
+// order of the probe_drift series.
+var artifactsByName = func() []verdict.Artifact {
+	a := slices.Clone(verdict.Artifacts)
+	slices.Sort(a)
+	return a
+}()
 
 // probeFamilies builds the per-probe families, each in the order a
 // registry would sort it (by label values, in label name order), under
@@ -322,12 +333,7 @@ func (m *Metrics) probeFamilies() []*dto.MetricFamily {
 		}
 	})
 	// probe_interval_seconds{driver, endpoint, target}
-	drivers, byDriver := buckets(order, func(st *probeState) []string {
-		if !st.hasInterval {
-			return nil
-		}
-		return []string{st.driver}
-	})
+	drivers, byDriver := buckets(order, func(st *probeState) (string, bool) { return st.driver, st.hasInterval }, strings.Compare)
 	for _, d := range drivers {
 		pair := m.pairs.get("driver", d)
 		for _, st := range byDriver[d] {
@@ -336,30 +342,27 @@ func (m *Metrics) probeFamilies() []*dto.MetricFamily {
 	}
 	// probe_last_result{endpoint, reason, result, target}
 	byEndpoint(order, func(probes []*probeState) {
-		keys, byKey := buckets(probes, func(st *probeState) []string {
-			if st.result == "" {
-				return nil
-			}
-			return []string{string(st.reason) + "\x00" + string(st.result)}
-		})
+		type last struct {
+			reason verdict.Reason
+			result verdict.Result
+		}
+		keys, byKey := buckets(probes, func(st *probeState) (last, bool) { return last{st.reason, st.result}, st.result != "" },
+			func(a, b last) int { return cmp.Or(cmp.Compare(a.reason, b.reason), cmp.Compare(a.result, b.result)) })
 		for _, k := range keys {
+			reason, result := m.pairs.get("reason", string(k.reason)), m.pairs.get("result", string(k.result))
 			for _, st := range byKey[k] {
-				add(&famLastResult, b.series(st, false, 1, m.pairs.get("reason", string(st.reason)), m.pairs.get("result", string(st.result))))
+				add(&famLastResult, b.series(st, false, 1, reason, result))
 			}
 		}
 	})
 	// probe_drift{artifact, endpoint, target}
-	artifacts, byArtifact := buckets(order, func(st *probeState) []string {
-		keys := make([]string, len(st.drift))
-		for i, a := range st.drift {
-			keys[i] = string(a)
-		}
-		return keys
-	})
-	for _, a := range artifacts {
-		pair := m.pairs.get("artifact", a)
-		for _, st := range byArtifact[a] {
-			add(&famDrift, b.series(st, false, 1, pair))
+	// (st.drift holds artifacts of the closed list only.)
+	for _, a := range artifactsByName {
+		pair := m.pairs.get("artifact", string(a))
+		for _, st := range order {
+			if slices.Contains(st.drift, a) {
+				add(&famDrift, b.series(st, false, 1, pair))
+			}
 		}
 	}
 	// The families of {endpoint, target} alone.
