@@ -200,6 +200,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return ExitConfig
 	}
 	log := newLogger(stderr, *level, *logJSON)
+	log.Debug("garbage collector target", "gogc", setDaemonGOGC(lookupEnv))
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
