@@ -74,14 +74,20 @@ func NewTransport(t TLS) (*http.Transport, error) {
 		return nil, err
 	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tc,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   16,
-		MaxConnsPerHost:       64,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 16,
+		MaxConnsPerHost:     64,
+		IdleConnTimeout:     90 * time.Second,
+		// No gzip: the transport would otherwise add an Accept-Encoding
+		// header to every request (a header map each) and, for a server
+		// that compresses, inflate every answer through a flate reader of
+		// some 40 KB, for answers of a few hundred bytes to a few KB.
+		// MaxBody bounds the answers as sent.
+		DisableCompression:    true,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 	}, nil
@@ -147,6 +153,11 @@ func (t *Trace) add(r verdict.Request) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r.Step = t.step
+	if t.requests == nil {
+		// Room for a whole run of the usual shape (25 requests) at once:
+		// growing from one by doubling leaves 63 records of garbage.
+		t.requests = make([]verdict.Request, 0, 32)
+	}
 	if len(t.requests) < maxTraced {
 		t.requests = append(t.requests, r)
 	}
@@ -196,7 +207,8 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		rememberCredentials(s, req)
 	}
 	tr := traceFrom(req.Context())
-	x, req := begin(tr, req)
+	redacted := RedactURL(req.URL) // once, for the trace and a cut exchange's error
+	x, req := begin(tr, req, redacted)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -208,7 +220,7 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &boundedBody{ReadCloser: resp.Body, x: x}
 	}
 	if tr != nil {
-		r := verdict.Request{Method: req.Method, URL: RedactURL(req.URL), Duration: time.Since(start)}
+		r := verdict.Request{Method: req.Method, URL: redacted, Duration: time.Since(start)}
 		if err != nil {
 			r.Error = err.Error()
 		} else {
@@ -254,7 +266,7 @@ func rememberCredentials(s *secret.Scrubber, req *http.Request) {
 		return
 	}
 	defer body.Close()
-	raw, err := io.ReadAll(io.LimitReader(body, maxFormScan))
+	raw, err := readAll(body, req.ContentLength, maxFormScan)
 	if err != nil {
 		return
 	}
@@ -361,7 +373,7 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		return nil, ScrubError(req.Context(), redactErr(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	body, err := readAll(resp.Body, resp.ContentLength, MaxBody+1)
 	if err != nil {
 		var rte *RequestTimeoutError
 		if errors.As(err, &rte) {
@@ -373,6 +385,38 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, RedactURL(req.URL), ErrBodyTooLarge)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, URL: req.URL, secrets: secretsFrom(req.Context())}, nil
+}
+
+// preallocMax bounds the buffer readAll sizes up front from a length the
+// peer announced: a larger announced length is read as io.ReadAll does,
+// growing with what actually arrives.
+const preallocMax = 64 << 10
+
+// readAll reads at most limit bytes of r. A body whose length is known
+// (Content-Length, a request's own body) is read into one buffer of that
+// size: io.ReadAll starts at 512 bytes and doubles, which leaves about as
+// much garbage as the body for every answer of every run.
+func readAll(r io.Reader, length, limit int64) ([]byte, error) {
+	if length < 0 || length > preallocMax {
+		return io.ReadAll(io.LimitReader(r, limit))
+	}
+	// One byte over the announced length: a peer that sends more is read
+	// on (up to limit), and the read that finds the end needs room.
+	b := make([]byte, 0, min(length, limit)+1)
+	r = io.LimitReader(r, limit)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // IsJSON reports whether the response says it is JSON.

@@ -1,0 +1,60 @@
+package httpx
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// readAll reads what io.ReadAll with a LimitReader would, whatever length
+// is announced (right, short, long, unknown, over preallocMax), also from
+// a reader that returns a byte at a time.
+func TestReadAllAnnouncedLength(t *testing.T) {
+	body := strings.Repeat("x", 1000)
+	for _, c := range []struct {
+		name          string
+		length, limit int64
+		want          int
+	}{
+		{"exact", 1000, MaxBody + 1, 1000},
+		{"unknown", -1, MaxBody + 1, 1000},
+		{"announced short", 10, MaxBody + 1, 1000},
+		{"announced long", 5000, MaxBody + 1, 1000},
+		{"announced over the prealloc bound", preallocMax + 1, MaxBody + 1, 1000},
+		{"limit below the body", 1000, 100, 100},
+		{"limit below the body, unknown length", -1, 100, 100},
+		{"empty", 0, MaxBody + 1, 1000},
+	} {
+		for _, slow := range []bool{false, true} {
+			r := strings.NewReader(body)
+			got, err := readAll(iotestReader(r, slow), c.length, c.limit)
+			if err != nil || len(got) != c.want || !bytes.Equal(got, []byte(body[:c.want])) {
+				t.Errorf("%s (slow %v): %d bytes, %v; want %d", c.name, slow, len(got), err, c.want)
+			}
+		}
+	}
+}
+
+func iotestReader(r *strings.Reader, slow bool) io.Reader {
+	if slow {
+		return iotest.OneByteReader(r)
+	}
+	return r
+}
+
+// A body of known length costs one allocation, not io.ReadAll's doublings.
+func TestReadAllKnownLengthAllocatesOnce(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := readAll(strings.NewReader(body), int64(len(body)), MaxBody+1); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The strings.Reader made here, the LimitReader and the buffer
+	// (io.ReadAll: 4 growths of its buffer besides).
+	if allocs > 3 {
+		t.Errorf("%v allocations per read of a 3,000-byte body of known length, want at most 3", allocs)
+	}
+}
