@@ -231,6 +231,36 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// The status page keeps the traces of thousands of runs (internal/status,
+// bounded by bytes), each with the redacted URLs of its 25 or so requests,
+// and the runs of one identity provider ask the same few URLs over and
+// over: at 10,000 probes these copies were some 7 MB of the live heap.
+// SharedURL lets the records share one copy of each URL, up to maxInterned
+// distinct URLs (URLs that differ per user or per run, past that bound,
+// are kept as made). The status page's accounting still counts each
+// record's URL in full.
+const maxInterned = 4096
+
+var interned = struct {
+	sync.Mutex
+	urls map[string]string
+}{urls: map[string]string{}}
+
+// SharedURL returns the shared copy of u, a trace record's URL once
+// scrubbed (it is kept for the life of the process), making u the shared
+// copy while there is room.
+func SharedURL(u string) string {
+	interned.Lock()
+	defer interned.Unlock()
+	if c, ok := interned.urls[u]; ok {
+		return c
+	}
+	if len(interned.urls) < maxInterned {
+		interned.urls[u] = u
+	}
+	return u
+}
+
 // credentialFields are the form parameters that carry a credential.
 var credentialFields = []string{
 	"client_secret", "client_assertion", "assertion", "password",

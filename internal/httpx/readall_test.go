@@ -3,9 +3,11 @@ package httpx
 import (
 	"bytes"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 )
 
 // readAll reads what io.ReadAll with a LimitReader would, whatever length
@@ -56,5 +58,22 @@ func TestReadAllKnownLengthAllocatesOnce(t *testing.T) {
 	// (io.ReadAll: 4 growths of its buffer besides).
 	if allocs > 3 {
 		t.Errorf("%v allocations per read of a 3,000-byte body of known length, want at most 3", allocs)
+	}
+}
+
+// The trace records of two runs that ask the same URL share its bytes;
+// past maxInterned distinct URLs, a URL is kept as made.
+func TestTraceURLsShared(t *testing.T) {
+	a := SharedURL(strings.Clone("https://idp.example/oauth/token-shared-test"))
+	b := SharedURL(strings.Clone("https://idp.example/oauth/token-shared-test"))
+	if a != b || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatal("the same URL made twice is not shared")
+	}
+	for i := 0; len(interned.urls) < maxInterned; i++ {
+		SharedURL("https://idp.example/fill/" + strconv.Itoa(i))
+	}
+	c := "https://idp.example/past-the-bound"
+	if got := SharedURL(c); got != c || len(interned.urls) > maxInterned {
+		t.Fatalf("past the bound: %q, %d interned", got, len(interned.urls))
 	}
 }

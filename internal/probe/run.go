@@ -671,7 +671,14 @@ func (r *runner) finish() {
 		run.Steps[i].Error = scrub(run.Steps[i].Error)
 	}
 	for i := range run.Requests {
-		run.Requests[i].URL = scrub(run.Requests[i].URL) // a path can carry a credential too
+		// A path can carry a credential too. Only a URL the scrubber left
+		// as it was is shared (httpx.SharedURL keeps it for good).
+		u := run.Requests[i].URL
+		if clean := scrub(u); clean != u {
+			run.Requests[i].URL = clean
+		} else {
+			run.Requests[i].URL = httpx.SharedURL(u)
+		}
 		run.Requests[i].Error = scrub(run.Requests[i].Error)
 	}
 }
