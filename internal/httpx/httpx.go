@@ -135,11 +135,30 @@ func (t *Trace) SetStep(s string) {
 	t.mu.Unlock()
 }
 
-// Requests returns a copy of the recorded requests.
-func (t *Trace) Requests() []verdict.Request {
+// NewTrace is a trace with room for expect records (a run's estimate: the
+// requests of its probe's previous run), so that a run's records take one
+// allocation of their own size; 0 lets the first record make room for 32.
+func NewTrace(expect int) *Trace {
+	t := &Trace{}
+	if expect > 0 {
+		t.requests = make([]verdict.Request, 0, min(expect, maxTraced))
+	}
+	return t
+}
+
+// TakeRequests returns the recorded requests and forgets them: the run's
+// record takes the trace's own slice, not a copy (a request recorded
+// afterwards starts a new one). Its spare room, if the estimate was too
+// high, is cut off when it is a quarter or more.
+func (t *Trace) TakeRequests() []verdict.Request {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]verdict.Request(nil), t.requests...)
+	out := t.requests
+	t.requests = nil
+	if spare := cap(out) - len(out); spare > 0 && spare >= cap(out)/4 {
+		out = append([]verdict.Request(nil), out...)
+	}
+	return out
 }
 
 // Count is the number of requests sent.
@@ -154,8 +173,8 @@ func (t *Trace) add(r verdict.Request) {
 	defer t.mu.Unlock()
 	r.Step = t.step
 	if t.requests == nil {
-		// Room for a whole run of the usual shape (25 requests) at once:
-		// growing from one by doubling leaves 63 records of garbage.
+		// Room for a whole run of the usual shape (25 to 40 requests) at
+		// once: growing from one by doubling leaves 63 records of garbage.
 		t.requests = make([]verdict.Request, 0, 32)
 	}
 	if len(t.requests) < maxTraced {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"unsafe"
+
+	"github.com/revprober/revprober/internal/verdict"
 )
 
 // readAll reads what io.ReadAll with a LimitReader would, whatever length
@@ -75,5 +77,31 @@ func TestTraceURLsShared(t *testing.T) {
 	c := "https://idp.example/past-the-bound"
 	if got := SharedURL(c); got != c || len(interned.urls) > maxInterned {
 		t.Fatalf("past the bound: %q, %d interned", got, len(interned.urls))
+	}
+}
+
+// A trace sized by its estimate hands its records over without a copy; one
+// with much spare room hands over a copy of their size; a record made after
+// the hand-over does not reach the records handed over.
+func TestTakeRequests(t *testing.T) {
+	tr := NewTrace(3)
+	for range 3 {
+		tr.add(verdict.Request{Method: "GET"})
+	}
+	got := tr.TakeRequests()
+	if len(got) != 3 || cap(got) != 3 {
+		t.Fatalf("len %d cap %d, want 3 3", len(got), cap(got))
+	}
+	tr.add(verdict.Request{Method: "POST"})
+	if len(got) != 3 || got[2].Method != "GET" {
+		t.Fatalf("the records handed over changed: %+v", got)
+	}
+	if again := tr.TakeRequests(); len(again) != 1 || again[0].Method != "POST" {
+		t.Fatalf("after the hand-over: %+v", again)
+	}
+	tr = NewTrace(40)
+	tr.add(verdict.Request{})
+	if got := tr.TakeRequests(); len(got) != 1 || cap(got) > 8 {
+		t.Fatalf("an overestimate keeps its room: len %d cap %d", len(got), cap(got))
 	}
 }

@@ -21,7 +21,7 @@ import (
 // scaleProbe is a probe of `make bench-scale`'s shape: Janssen global token
 // revocation, the form login with both session checks besides the three
 // token checks, a 2 s hold, a 10 s deadline and the config's poll defaults.
-func scaleProbe(b *testing.B, base, canary, password string, rt http.RoundTripper) *probe.Probe {
+func scaleProbe(b testing.TB, base, canary, password string, rt http.RoundTripper) *probe.Probe {
 	return probetest.Probe(b, base, "janssen-global-token-revocation", nil, probetest.CodeLogin, func(p *probe.Probe) {
 		p.Transport = rt
 		p.Timeout, p.Deadline, p.Hold = 30*time.Second, 10*time.Second, 2*time.Second
