@@ -86,10 +86,19 @@ bench-profile: build
 ## bench-scale: N probes on N canaries (interval 1 min) in `revprober run` against `revprober idpsim --users N`,
 ## each in its own process, for MINUTES minutes; per-minute figures and a summary; exit 1 when a scale target is
 ## missed (README "Scale"). Not part of make test: it takes the whole machine.
+## PPROF=1 builds the prober with -tags pprof (bin/pprof/revprober) and keeps a heap profile of every minute in
+## the kept temp dir: go tool pprof -sample_index=inuse_space (or alloc_space) bin/pprof/revprober DIR/heap-NN.pb.gz
 N       ?= 10000
 MINUTES ?= 10
+PPROF   ?=
+ifeq ($(PPROF),1)
+bench-scale:
+	$(GO) build -trimpath -tags pprof -ldflags '$(LDFLAGS)' -o $(BIN)/pprof/revprober ./cmd/revprober
+	$(GO) run ./test/scale -bin $(CURDIR)/$(BIN)/pprof/revprober -n $(N) -minutes $(MINUTES) -pprof -keep
+else
 bench-scale: build
 	$(GO) run ./test/scale -bin $(CURDIR)/$(BIN)/revprober -n $(N) -minutes $(MINUTES)
+endif
 
 # --- tools, installed on demand (Debian packages) ---------------------------
 apt-updated:

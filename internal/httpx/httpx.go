@@ -74,14 +74,20 @@ func NewTransport(t TLS) (*http.Transport, error) {
 		return nil, err
 	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tc,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   16,
-		MaxConnsPerHost:       64,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 16,
+		MaxConnsPerHost:     64,
+		IdleConnTimeout:     90 * time.Second,
+		// No gzip: the transport would otherwise add an Accept-Encoding
+		// header to every request (a header map each) and, for a server
+		// that compresses, inflate every answer through a flate reader of
+		// some 40 KB, for answers of a few hundred bytes to a few KB.
+		// MaxBody bounds the answers as sent.
+		DisableCompression:    true,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 	}, nil
@@ -129,11 +135,30 @@ func (t *Trace) SetStep(s string) {
 	t.mu.Unlock()
 }
 
-// Requests returns a copy of the recorded requests.
-func (t *Trace) Requests() []verdict.Request {
+// NewTrace is a trace with room for expect records (a run's estimate: the
+// requests of its probe's previous run), so that a run's records take one
+// allocation of their own size; 0 lets the first record make room for 32.
+func NewTrace(expect int) *Trace {
+	t := &Trace{}
+	if expect > 0 {
+		t.requests = make([]verdict.Request, 0, min(expect, maxTraced))
+	}
+	return t
+}
+
+// TakeRequests returns the recorded requests and forgets them: the run's
+// record takes the trace's own slice, not a copy (a request recorded
+// afterwards starts a new one). Its spare room, if the estimate was too
+// high, is cut off when it is a quarter or more.
+func (t *Trace) TakeRequests() []verdict.Request {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]verdict.Request(nil), t.requests...)
+	out := t.requests
+	t.requests = nil
+	if spare := cap(out) - len(out); spare > 0 && spare >= cap(out)/4 {
+		out = append([]verdict.Request(nil), out...)
+	}
+	return out
 }
 
 // Count is the number of requests sent.
@@ -147,6 +172,11 @@ func (t *Trace) add(r verdict.Request) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r.Step = t.step
+	if t.requests == nil {
+		// Room for a whole run of the usual shape (25 to 40 requests) at
+		// once: growing from one by doubling leaves 63 records of garbage.
+		t.requests = make([]verdict.Request, 0, 32)
+	}
 	if len(t.requests) < maxTraced {
 		t.requests = append(t.requests, r)
 	}
@@ -196,7 +226,8 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		rememberCredentials(s, req)
 	}
 	tr := traceFrom(req.Context())
-	x, req := begin(tr, req)
+	redacted := RedactURL(req.URL) // once, for the trace and a cut exchange's error
+	x, req := begin(tr, req, redacted)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -208,7 +239,7 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &boundedBody{ReadCloser: resp.Body, x: x}
 	}
 	if tr != nil {
-		r := verdict.Request{Method: req.Method, URL: RedactURL(req.URL), Duration: time.Since(start)}
+		r := verdict.Request{Method: req.Method, URL: redacted, Duration: time.Since(start)}
 		if err != nil {
 			r.Error = err.Error()
 		} else {
@@ -217,6 +248,36 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		tr.add(r)
 	}
 	return resp, err
+}
+
+// The status page keeps the traces of thousands of runs (internal/status,
+// bounded by bytes), each with the redacted URLs of its 25 or so requests,
+// and the runs of one identity provider ask the same few URLs over and
+// over: at 10,000 probes these copies were some 7 MB of the live heap.
+// SharedURL lets the records share one copy of each URL, up to maxInterned
+// distinct URLs (URLs that differ per user or per run, past that bound,
+// are kept as made). The status page's accounting still counts each
+// record's URL in full.
+const maxInterned = 4096
+
+var interned = struct {
+	sync.Mutex
+	urls map[string]string
+}{urls: map[string]string{}}
+
+// SharedURL returns the shared copy of u, a trace record's URL once
+// scrubbed (it is kept for the life of the process), making u the shared
+// copy while there is room.
+func SharedURL(u string) string {
+	interned.Lock()
+	defer interned.Unlock()
+	if c, ok := interned.urls[u]; ok {
+		return c
+	}
+	if len(interned.urls) < maxInterned {
+		interned.urls[u] = u
+	}
+	return u
 }
 
 // credentialFields are the form parameters that carry a credential.
@@ -254,7 +315,7 @@ func rememberCredentials(s *secret.Scrubber, req *http.Request) {
 		return
 	}
 	defer body.Close()
-	raw, err := io.ReadAll(io.LimitReader(body, maxFormScan))
+	raw, err := readAll(body, req.ContentLength, maxFormScan)
 	if err != nil {
 		return
 	}
@@ -361,7 +422,7 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		return nil, ScrubError(req.Context(), redactErr(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	body, err := readAll(resp.Body, resp.ContentLength, MaxBody+1)
 	if err != nil {
 		var rte *RequestTimeoutError
 		if errors.As(err, &rte) {
@@ -373,6 +434,38 @@ func Do(c *http.Client, req *http.Request) (*Response, error) {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, RedactURL(req.URL), ErrBodyTooLarge)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, URL: req.URL, secrets: secretsFrom(req.Context())}, nil
+}
+
+// preallocMax bounds the buffer readAll sizes up front from a length the
+// peer announced: a larger announced length is read as io.ReadAll does,
+// growing with what actually arrives.
+const preallocMax = 64 << 10
+
+// readAll reads at most limit bytes of r. A body whose length is known
+// (Content-Length, a request's own body) is read into one buffer of that
+// size: io.ReadAll starts at 512 bytes and doubles, which leaves about as
+// much garbage as the body for every answer of every run.
+func readAll(r io.Reader, length, limit int64) ([]byte, error) {
+	if length < 0 || length > preallocMax {
+		return io.ReadAll(io.LimitReader(r, limit))
+	}
+	// One byte over the announced length: a peer that sends more is read
+	// on (up to limit), and the read that finds the end needs room.
+	b := make([]byte, 0, min(length, limit)+1)
+	r = io.LimitReader(r, limit)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // IsJSON reports whether the response says it is JSON.

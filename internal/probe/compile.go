@@ -18,6 +18,7 @@ import (
 // Probes with the same TLS settings share one transport.
 func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 	transports := map[config.TLS]*http.Transport{}
+	clients := map[clientKey]*oauth.ClientAuth{}
 	var out []*Probe
 	for ti := range cfg.Targets {
 		t := &cfg.Targets[ti]
@@ -33,17 +34,17 @@ func Compile(cfg *config.Config, log *slog.Logger) ([]*Probe, error) {
 			}
 			transports[t.TLS] = tr
 		}
-		admin, err := clientAuth(t.AdminClient)
+		admin, err := sharedClientAuth(clients, t.AdminClient)
 		if err != nil {
 			return nil, fmt.Errorf("targets[%d] (%s).admin_client: %w", ti, t.Name, err)
 		}
 		introspector := admin
 		if t.IntrospectionClient != nil {
-			if introspector, err = clientAuth(*t.IntrospectionClient); err != nil {
+			if introspector, err = sharedClientAuth(clients, *t.IntrospectionClient); err != nil {
 				return nil, fmt.Errorf("targets[%d] (%s).introspection_client: %w", ti, t.Name, err)
 			}
 		}
-		login, err := clientAuth(t.Login.Client)
+		login, err := sharedClientAuth(clients, t.Login.Client)
 		if err != nil {
 			return nil, fmt.Errorf("targets[%d] (%s).login.client: %w", ti, t.Name, err)
 		}
@@ -134,6 +135,33 @@ func Override(p verdict.Profile, expect map[string]string) (verdict.Profile, err
 		}
 	}
 	return p, nil
+}
+
+// clientKey identifies a client authentication that needs no key file.
+type clientKey struct {
+	id     string
+	secret secret.Secret
+	method string
+}
+
+// sharedClientAuth is the probes' one *oauth.ClientAuth for each client
+// they authenticate as alike (ten thousand targets of one identity
+// provider name the same admin and login clients): nothing changes a
+// ClientAuth once compiled. A private_key_jwt client, which loads its key
+// file, gets one of its own.
+func sharedClientAuth(shared map[clientKey]*oauth.ClientAuth, c config.Client) (*oauth.ClientAuth, error) {
+	if c.AuthMethod == "private_key_jwt" {
+		return clientAuth(c)
+	}
+	k := clientKey{id: c.ClientID, secret: c.ClientSecret, method: c.AuthMethod}
+	if a, ok := shared[k]; ok {
+		return a, nil
+	}
+	a, err := clientAuth(c)
+	if err == nil {
+		shared[k] = a
+	}
+	return a, err
 }
 
 func clientAuth(c config.Client) (*oauth.ClientAuth, error) {

@@ -76,6 +76,11 @@ type Probe struct {
 	InsecureTLS bool
 	// ConfigDigest identifies the config the probe was compiled from.
 	ConfigDigest string
+
+	// traced is how many requests the probe's last run recorded (atomic:
+	// runs of a probe may overlap a run now): the next run's trace starts
+	// with that much room, so its records take one allocation.
+	traced int32
 }
 
 // Canary is a canary user's login data.

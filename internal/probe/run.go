@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/revprober/revprober/internal/backchannel"
@@ -39,7 +40,7 @@ func Run(ctx context.Context, p *Probe) (run *verdict.Run) {
 }
 
 func newRunner(p *Probe) *runner {
-	r := &runner{p: p, trace: &httpx.Trace{}, now: time.Now}
+	r := &runner{p: p, trace: httpx.NewTrace(int(atomic.LoadInt32(&p.traced))), now: time.Now}
 	r.run = &verdict.Run{
 		ID:       newRunID(),
 		Target:   p.Target,
@@ -654,7 +655,10 @@ func (r *runner) finish() {
 			}
 		}
 	}
-	run.Requests = r.trace.Requests()
+	run.Requests = r.trace.TakeRequests()
+	if r.p != nil {
+		atomic.StoreInt32(&r.p.traced, int32(len(run.Requests)))
+	}
 	if r.p != nil && r.p.InsecureTLS {
 		run.Notes = append([]string{InsecureTLSNote}, run.Notes...)
 	}
@@ -671,7 +675,14 @@ func (r *runner) finish() {
 		run.Steps[i].Error = scrub(run.Steps[i].Error)
 	}
 	for i := range run.Requests {
-		run.Requests[i].URL = scrub(run.Requests[i].URL) // a path can carry a credential too
+		// A path can carry a credential too. Only a URL the scrubber left
+		// as it was is shared (httpx.SharedURL keeps it for good).
+		u := run.Requests[i].URL
+		if clean := scrub(u); clean != u {
+			run.Requests[i].URL = clean
+		} else {
+			run.Requests[i].URL = httpx.SharedURL(u)
+		}
 		run.Requests[i].Error = scrub(run.Requests[i].Error)
 	}
 }

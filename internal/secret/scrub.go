@@ -95,20 +95,51 @@ func (s *Scrubber) Len() int {
 // body or query string), as a JSON string's content (with and without
 // Go's HTML escaping, and with "/" escaped as some encoders do) and
 // HTML-escaped (an error page).
+//
+// Each form once: a token's forms are mostly the token itself, and every
+// duplicate would be sorted and compacted again by the next Add.
 func encodings(v string) []string {
-	out := []string{v, url.QueryEscape(v), url.PathEscape(v), html.EscapeString(v)}
-	for _, j := range []string{jsonContent(v, true), jsonContent(v, false)} {
-		out = append(out, j, strings.ReplaceAll(j, "/", `\/`))
+	out := make([]string, 1, 9)
+	out[0] = v
+	for _, f := range [...]string{url.QueryEscape(v), url.PathEscape(v), html.EscapeString(v)} {
+		out = appendNew(out, f)
+	}
+	for _, j := range [...]string{jsonContent(v, true), jsonContent(v, false)} {
+		out = appendNew(appendNew(out, j), strings.ReplaceAll(j, "/", `\/`))
 	}
 	return out
 }
 
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
 // jsonContent is v as encoded inside a JSON string, without the quotes.
 func jsonContent(v string, escapeHTML bool) string {
+	if jsonPlain(v) {
+		// Nothing an encoder would escape (the usual token, password or
+		// client secret): v itself, without an encoder per value.
+		return v
+	}
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(escapeHTML)
 	_ = enc.Encode(v) // a string always encodes
 	s := strings.TrimSuffix(b.String(), "\n")
 	return s[1 : len(s)-1]
+}
+
+// jsonPlain reports whether v is printable ASCII that encoding/json writes
+// as is, HTML escaping or not: no quote, backslash, <, > or &.
+func jsonPlain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }

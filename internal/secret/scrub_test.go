@@ -65,3 +65,44 @@ func TestScrubIgnoresShortValues(t *testing.T) {
 		t.Fatal("a nil Scrubber scrubs nothing")
 	}
 }
+
+// The shortcut for values with nothing to escape gives what the encoder
+// gives, for every byte value alone and inside a token-like value.
+func TestJSONContentShortcut(t *testing.T) {
+	encoded := func(v string, escapeHTML bool) string {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(escapeHTML)
+		_ = enc.Encode(v)
+		s := strings.TrimSuffix(b.String(), "\n")
+		return s[1 : len(s)-1]
+	}
+	values := []string{"", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.sig-_~", "canary-password-00001", "a/b+c=d", "é", "\u2028x"}
+	for c := 0; c < 256; c++ {
+		values = append(values, string(rune(c)), "tok"+string([]byte{byte(c)})+"en")
+	}
+	for _, v := range values {
+		for _, h := range []bool{true, false} {
+			if got, want := jsonContent(v, h), encoded(v, h); got != want {
+				t.Errorf("jsonContent(%q, %v) = %q, want %q", v, h, got, want)
+			}
+		}
+	}
+}
+
+// A value that no encoding changes has one form, itself; any other value
+// has each of its forms once.
+func TestEncodingsUnique(t *testing.T) {
+	forms := encodings("plain-token_value.123")
+	if len(forms) != 1 {
+		t.Errorf("forms of a plain value: %q, want the value once", forms)
+	}
+	forms = encodings(`a b/"c"<&>`)
+	seen := map[string]bool{}
+	for _, f := range forms {
+		if seen[f] {
+			t.Errorf("form %q twice in %q", f, forms)
+		}
+		seen[f] = true
+	}
+}

@@ -61,10 +61,12 @@ func main() {
 	bin := flag.String("bin", "bin/revprober", "the revprober binary (make build)")
 	logLevel := flag.String("log-level", "info", "log level of `revprober run` (its log goes to the temp dir)")
 	keep := flag.Bool("keep", false, "keep the temp dir (config, logs) instead of removing it")
+	pprof := flag.Bool("pprof", false, "take a heap profile of the prober at every minute into the temp dir "+
+		"(heap-NN.pb.gz; -bin built with -tags pprof: make bench-scale PPROF=1, which also sets -keep)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	code, err := run(ctx, *n, *minutes, *bin, *logLevel, *keep)
+	code, err := run(ctx, *n, *minutes, *bin, *logLevel, *keep, *pprof)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
 		os.Exit(2)
@@ -72,7 +74,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(ctx context.Context, n, minutes int, bin, logLevel string, keep bool) (int, error) {
+func run(ctx context.Context, n, minutes int, bin, logLevel string, keep, pprof bool) (int, error) {
 	if n < 1 || minutes < 1 {
 		return 0, errors.New("-n and -minutes must be at least 1")
 	}
@@ -90,7 +92,7 @@ func run(ctx context.Context, n, minutes int, bin, logLevel string, keep bool) (
 		return 0, errors.New("no free port on 127.0.0.1")
 	}
 
-	sim, err := start(bin, filepath.Join(dir, "idpsim.log"), "idpsim", "--listen", simAddr, "--users", strconv.Itoa(n))
+	sim, err := start(bin, filepath.Join(dir, "idpsim.log"), nil, "idpsim", "--listen", simAddr, "--users", strconv.Itoa(n))
 	if err != nil {
 		return 0, err
 	}
@@ -102,7 +104,15 @@ func run(ctx context.Context, n, minutes int, bin, logLevel string, keep bool) (
 	if err := os.WriteFile(cfgPath, config(n, "http://"+simAddr, proberAddr), 0o600); err != nil {
 		return 0, err
 	}
-	prober, err := start(bin, filepath.Join(dir, "run.log"), "run", "-c", cfgPath, "--log-level", logLevel)
+	var env []string
+	pprofAddr := ""
+	if pprof {
+		if pprofAddr = freeAddr(); pprofAddr == "" {
+			return 0, errors.New("no free port on 127.0.0.1")
+		}
+		env = append(env, "REVPROBER_PPROF_LISTEN="+pprofAddr)
+	}
+	prober, err := start(bin, filepath.Join(dir, "run.log"), env, "run", "-c", cfgPath, "--log-level", logLevel)
 	if err != nil {
 		return 0, err
 	}
@@ -137,6 +147,13 @@ func run(ctx context.Context, n, minutes int, bin, logLevel string, keep bool) (
 		}
 		b.minute(m, prev, cur)
 		prev = cur
+		if pprof {
+			// After the sample, so the profile's own cost stays out of the
+			// minute's scrape time.
+			if err := heapProfile(pprofAddr, filepath.Join(dir, fmt.Sprintf("heap-%02d.pb.gz", m))); err != nil {
+				return 0, fmt.Errorf("minute %d: %w", m, err)
+			}
+		}
 	}
 	return b.summary(minutes), nil
 }
@@ -501,13 +518,36 @@ func freeAddr() string {
 	return ln.Addr().String()
 }
 
-// start runs the binary with args, its output to logPath.
-func start(bin, logPath string, args ...string) (*exec.Cmd, error) {
+// heapProfile saves the prober's heap profile (in use and allocated since
+// the start, as of the last GC) to path.
+func heapProfile(addr, path string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w (was -bin built with -tags pprof?)", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: status %d", resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// start runs the binary with args and env added to ours, its output to logPath.
+func start(bin, logPath string, env []string, args ...string) (*exec.Cmd, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		log.Close()
