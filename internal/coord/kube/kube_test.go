@@ -273,11 +273,13 @@ func TestAPIServerDown(t *testing.T) {
 		t.Fatalf("after recovery: skip %q err %v", skip, err)
 	}
 	release()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(states) < 3 || !states[0] || states[1] || !states[len(states)-1] {
-		t.Errorf("state callbacks %v, want up, down, …, up", states)
-	}
+	// The callback runs just after Up() turns (after the log line): wait
+	// for it rather than read it at once.
+	waitFor(t, 5*time.Second, "state callbacks up, down, …, up", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(states) >= 3 && states[0] && !states[1] && states[len(states)-1]
+	})
 }
 
 // A new leader does not run a probe while a run the previous leader
